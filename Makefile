@@ -1,0 +1,41 @@
+# The two commands of the README: `make demo` and `make test`. Both build their own virtualenv.
+#
+# torch is installed first, on its own, from $(TORCH): on this CPU machine `torch==2.13.0` takes the
+# local CPU wheel. A GPU host keeps its CUDA build by installing it into .venv first, e.g.
+#   make TORCH="torch --index-url https://download.pytorch.org/whl/cu126" venv
+PYTHON ?= python3
+TORCH ?= torch==2.13.0
+VENV := .venv
+BIN := $(VENV)/bin
+EXTRAS := train,inspect,poster,dev
+DEMO_OUT ?= demo-out
+DEMO_MINUTES ?= 3
+
+.PHONY: venv test demo clean
+
+venv: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet "$(TORCH)"
+	$(BIN)/pip install --quiet -e ".[$(EXTRAS)]"
+	touch $@
+
+test: venv
+	$(BIN)/pytest
+
+# Corpus -> tiny GPT-2 (a few minutes on 2 CPU cores) -> perplexity and samples -> HTML report.
+demo: venv
+	$(BIN)/lorecast dataset build dataset/demo/jargon-4.4.7.jsonl --field definition --title-field headword \
+		-o $(DEMO_OUT)/corpus --force
+	$(BIN)/lorecast train generator --corpus $(DEMO_OUT)/corpus --preset tiny --max-minutes $(DEMO_MINUTES) \
+		-o $(DEMO_OUT)/model --force
+	$(BIN)/lorecast train sample --model $(DEMO_OUT)/model --corpus $(DEMO_OUT)/corpus -n 200 --rng-seed 0 \
+		> $(DEMO_OUT)/samples.txt
+	head -n 8 $(DEMO_OUT)/samples.txt
+	$(BIN)/lorecast dataset inspect $(DEMO_OUT)/corpus --against $(DEMO_OUT)/samples.txt \
+		-o $(DEMO_OUT)/report --force
+
+clean:
+	rm -rf $(DEMO_OUT) build *.egg-info
