@@ -1,0 +1,145 @@
+"""`lorecast train ...`: train the generator and look at its samples.
+
+torch and transformers are imported inside the commands (via trainer.generator and
+trainer.sampling), so `lorecast --help` and the torch-free commands never load them.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import click
+
+from dataset.corpus import WORDS_FILE, load_corpus
+from dataset.errors import LorecastError
+from trainer.model_dir import read_metadata
+from trainer.presets import PRESETS
+
+
+@click.group("train")
+def train_group() -> None:
+    """Train models from a corpus dir."""
+
+
+@train_group.command("generator")
+@click.option("--corpus", "corpus_dir", required=True, metavar="DIR",
+              help="Corpus dir to train on (from `lorecast dataset build`).")
+@click.option("-o", "--output", "out_dir", required=True, metavar="MODEL_DIR",
+              help="Model dir to write: Hugging Face save_pretrained files and "
+                   "lorecast-training.json.")
+@click.option("--preset", type=click.Choice(list(PRESETS)), default=None,
+              help="Train from scratch with this model size and a BPE tokenizer learnt on "
+                   "train.txt. The default when --base is not given: tiny.")
+@click.option("--base", metavar="PATH_OR_HUB_NAME", default=None,
+              help="Finetune this GPT-2 checkpoint instead: a local save_pretrained dir or a "
+                   "Hugging Face Hub name such as gpt2.")
+@click.option("--epochs", type=click.FloatRange(min=0, min_open=True), default=5.0,
+              show_default=True, help="Passes over train.txt.")
+@click.option("--max-steps", type=click.IntRange(min=1), default=None,
+              help="Stop after this many optimizer steps; overrides --epochs.")
+@click.option("--batch-size", type=click.IntRange(min=1), default=8, show_default=True,
+              help="Blocks per device per forward pass (a block is the model's context length).")
+@click.option("--grad-accum", type=click.IntRange(min=1), default=1, show_default=True,
+              help="Forward passes per optimizer step: the effective batch is batch size x this.")
+@click.option("--lr", "learning_rate", type=click.FloatRange(min=0, min_open=True), default=None,
+              help="Peak learning rate. Default: the preset's (tiny 3e-3, small 1e-3, "
+                   "medium 6e-4), or 5e-5 with --base.")
+@click.option("--warmup", type=click.FloatRange(min=0), default=0.05, show_default=True,
+              help="Linear warmup: a number of steps when >= 1, else a fraction of all steps.")
+@click.option("--seed", type=int, default=1234, show_default=True,
+              help="Random seed for initialisation and data order.")
+@click.option("--max-minutes", type=click.FloatRange(min=0, min_open=True), default=None,
+              help="Wall-clock budget for the whole run: training stops early, keeping time for "
+                   "the final evaluation, and the stop is recorded in lorecast-training.json.")
+@click.option("--eval-every", type=click.IntRange(min=1), default=None,
+              help="Also evaluate on test.txt every N steps (default: only before and after).")
+@click.option("--save-every", type=click.IntRange(min=1), default=500, show_default=True,
+              help="Write a checkpoint under MODEL_DIR/checkpoints every N steps, for --resume.")
+@click.option("--keep-checkpoints", is_flag=True,
+              help="Keep MODEL_DIR/checkpoints after a finished run (they hold pickles: optimizer "
+                   "and RNG state). By default they are deleted once the model is saved.")
+@click.option("--resume", is_flag=True,
+              help="Continue from the last checkpoint in MODEL_DIR/checkpoints (after an "
+                   "interrupted run or one with --keep-checkpoints); give the same options.")
+@click.option("--force", is_flag=True,
+              help="Delete MODEL_DIR first when it exists and is not empty.")
+@click.option("--fp16", is_flag=True, help="Mixed precision float16 (needs a CUDA GPU).")
+@click.option("--bf16", is_flag=True,
+              help="Mixed precision bfloat16 (needs a CUDA GPU of the Ampere generation or newer).")
+def generator(corpus_dir: str, out_dir: str, **options) -> None:
+    """Train or finetune the GPT-2 generator.
+
+    \b
+    From scratch (default, tiny preset):
+      lorecast train generator --corpus CORPUS_DIR -o MODEL_DIR --max-minutes 3
+    Finetune a pretrained GPT-2:
+      lorecast train generator --corpus CORPUS_DIR -o MODEL_DIR --base gpt2
+
+    Eval loss and perplexity on test.txt are printed at the end and saved in the model dir.
+    Multi-GPU: run the `lorecast` script under torchrun.
+    """
+    from trainer.generator import GeneratorOptions, train_generator
+
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    result = train_generator(corpus_dir, out_dir, GeneratorOptions(**options))
+    stopped = " (stopped by --max-minutes)" if result.stopped_by_time_budget else ""
+    click.echo(
+        f"eval loss {result.eval_loss:.4f} (before {result.eval_loss_before:.4f}), "
+        f"perplexity {result.perplexity:.2f} (before {result.perplexity_before:.2f})"
+    )
+    click.echo(
+        f"{result.steps} steps, {result.epochs:.2f} epochs, {result.tokens_seen:,} tokens, "
+        f"{result.wall_seconds:.0f} s{stopped}; model dir: {result.model_dir}"
+    )
+
+
+@train_group.command("sample")
+@click.option("--model", "model_dir", required=True, metavar="MODEL_DIR",
+              help="Model dir written by `lorecast train generator`.")
+@click.option("-n", "count", type=click.IntRange(min=1), default=20, show_default=True,
+              help="Number of samples, printed one per line.")
+@click.option("--seed-word", default=None, metavar="WORD",
+              help="Start every sample with this word.")
+@click.option("--corpus", "corpus_dir", default=None, metavar="DIR",
+              help="Start each sample with a word drawn at random from this corpus dir's "
+                   "words.txt. Without --seed-word or --corpus, samples start from nothing.")
+@click.option("--max-new-tokens", type=click.IntRange(min=1), default=80, show_default=True,
+              help="Longest continuation in tokens; a sample also ends at end-of-text or a "
+                   "newline.")
+@click.option("--temperature", type=click.FloatRange(min=0, min_open=True), default=1.0,
+              show_default=True, help="Sampling temperature: lower is safer, higher is wilder.")
+@click.option("--top-k", type=click.IntRange(min=0), default=50, show_default=True,
+              help="Sample among the k likeliest tokens only (0: no limit).")
+@click.option("--top-p", type=click.FloatRange(min=0, max=1, min_open=True), default=0.95,
+              show_default=True, help="Nucleus sampling: the smallest set of tokens with this "
+                                      "much probability.")
+@click.option("--rng-seed", type=int, default=None,
+              help="Seed the sampler so the same command prints the same samples.")
+def sample(model_dir: str, count: int, seed_word: str | None, corpus_dir: str | None,
+           max_new_tokens: int, temperature: float, top_k: int, top_p: float,
+           rng_seed: int | None) -> None:
+    """Print samples from a trained generator, one per line."""
+    if seed_word is not None and corpus_dir is not None:
+        raise LorecastError("give --seed-word or --corpus, not both")
+    read_metadata(model_dir)  # fail on a bad model dir before the slow torch import
+    seed_words = None
+    if corpus_dir is not None:
+        corpus = load_corpus(corpus_dir)
+        seed_words = [word for word, _ in corpus.words]
+        if not seed_words:
+            raise LorecastError(f"{corpus.path / WORDS_FILE}: no seed words in it")
+
+    import transformers
+
+    from trainer.sampling import sample_texts
+
+    # stdout is the samples; keep library chatter (loading bars, generation hints) off stderr too.
+    transformers.logging.set_verbosity_error()
+    transformers.logging.disable_progress_bar()
+    texts = sample_texts(
+        model_dir, count, seed_word=seed_word, seed_words=seed_words,
+        max_new_tokens=max_new_tokens, temperature=temperature, top_k=top_k, top_p=top_p,
+        rng_seed=rng_seed,
+    )
+    for text in texts:
+        click.echo(text)
