@@ -12,7 +12,7 @@ Steps, in order:
    Texts with conversation tags are never split, since that would separate paired tags.
 4. Line breaks left in an example (only when the whitespace rule is off) become spaces, because
    the corpus holds one example per line; empty examples are dropped.
-5. The rules after the split (length, blocklist) judge each example.
+5. The rules after the split (length, text_art, blocklist) judge each example.
 6. Exact duplicates are removed, keeping the first occurrence. A build left with no example at
    all fails, saying which rules dropped what.
 7. Train/test split: the test set is the `round(n * test_fraction)` examples (at least 1 when

@@ -4,7 +4,7 @@ Order (each rule sees what the previous ones left):
 
     placeholders, entities, labels, whitespace, quotes, upgrade_suffix
         -> long passages are split into sentence-packed examples, titles prefixed
-    length, blocklist
+    length, text_art, blocklist
 
 `labels` runs before `whitespace` because it works line by line and `whitespace` joins the lines.
 The rules before the split apply to a record's text and to its title; the ones after it judge
@@ -21,6 +21,7 @@ from dataset.rules.labels import DEFAULT_LABELS, Labels
 from dataset.rules.length import Length
 from dataset.rules.placeholders import Placeholders
 from dataset.rules.quotes import Quotes
+from dataset.rules.text_art import TextArt
 from dataset.rules.upgrade_suffix import UpgradeSuffix
 from dataset.rules.whitespace import Whitespace
 
@@ -32,6 +33,7 @@ RULES: tuple[type[Rule], ...] = (
     Quotes,
     UpgradeSuffix,
     Length,
+    TextArt,
     Blocklist,
 )
 RULE_NAMES: tuple[str, ...] = tuple(rule.name for rule in RULES)

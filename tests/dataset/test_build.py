@@ -73,6 +73,7 @@ def test_rule_and_total_counts_in_summary_and_meta(tmp_path):
         "quotes": (0, 1),
         "upgrade_suffix": (0, 2),
         "length": (1, 0),  # "Pebble: Tiny."
+        "text_art": (0, 0),
         "blocklist": (1, 0),  # "...worn by Heretics..."
     }
     counts = summary.counts

@@ -5,6 +5,7 @@ import pytest
 from dataset.errors import LorecastError
 from dataset.rules import RULE_NAMES, RuleSettings, make_rules, parse_rule_selection
 from dataset.rules.blocklist import Blocklist
+from dataset.rules.text_art import TextArt
 from dataset.rules.chain import RuleChain
 from dataset.rules.entities import Entities
 from dataset.rules.labels import DEFAULT_LABELS, Labels
@@ -89,6 +90,13 @@ def test_blocklist_matches_substrings_ignoring_case_and_ignores_empty_terms():
     assert Blocklist(()).apply("anything") == "anything"
 
 
+def test_text_art_drops_flattened_tables_and_keeps_plain_dashes():
+    rule = TextArt()
+    assert rule.apply("Common: bang \u2502 \u2502 Rare: factorial \u251c\u2500\u2500\u253c") is None
+    assert rule.apply("A \u2588\u2588 block") is None
+    assert rule.apply("A plain -- dash, an em\u2014dash and a | pipe.") == "A plain -- dash, an em\u2014dash and a | pipe."
+
+
 def _chain(*names: str, **settings) -> RuleChain:
     return RuleChain(make_rules(names, RuleSettings(**settings)))
 
@@ -142,6 +150,7 @@ def test_rule_selection_default_is_every_rule_in_application_order():
         "quotes",
         "upgrade_suffix",
         "length",
+        "text_art",
         "blocklist",
     )
 
