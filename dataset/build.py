@@ -47,6 +47,7 @@ from dataset.seed_words import count_seed_words
 from dataset.sentences import chunk_passage
 from dataset.sources.base import Record, ReaderOptions
 from dataset.sources.registry import parse_source_spec, read_source
+from dataset.sources.textio import iter_lines
 
 DEFAULT_TITLE_FORMAT = "{title}: {text}"
 
@@ -239,14 +240,9 @@ def _rule_settings(options: BuildOptions) -> RuleSettings:
 def _read_blocklist(path: Path) -> tuple[str, ...]:
     """The non-blank lines of a blocklist file, stripped."""
     try:
-        text = Path(path).read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise SourceError(path, "no such file (--blocklist)") from None
-    except UnicodeDecodeError:
-        raise SourceError(path, "not UTF-8 text (--blocklist)") from None
-    except OSError as error:
-        raise SourceError(path, f"cannot read --blocklist: {error.strerror or error}") from None
-    return tuple(line.strip() for line in text.splitlines() if line.strip())
+        return tuple(line.strip() for _, line in iter_lines(Path(path)) if line.strip())
+    except SourceError as error:  # say which option named the file
+        raise SourceError(error.path, f"{error.reason} (--blocklist)", error.line) from None
 
 
 def _sha256_file(path: Path) -> str:

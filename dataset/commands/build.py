@@ -195,7 +195,7 @@ def build(
         min_score=min_score,
         allow_nsfw=allow_nsfw,
         conversation_tags=conversation_tags,
-        extra={"paragraphs": True} if paragraphs else {},
+        paragraphs=paragraphs,
     )
     options = BuildOptions(
         reader=reader,

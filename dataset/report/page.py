@@ -74,7 +74,8 @@ def _summary(corpus: Corpus, generated_name: str | None, generated: TextStats | 
         ["sources", _sources(corpus.meta)],
     ]
     if generated is not None:
-        rows.append(["generated text", f"{generated_name} ({generated.examples:,} lines)"])
+        lines = f"{generated.examples:,} line" + ("" if generated.examples == 1 else "s")
+        rows.append(["generated text", f"{generated_name} ({lines})"])
     meta = json.dumps(corpus.meta, indent=2, ensure_ascii=False, sort_keys=True)
     return (
         "<h2>Summary</h2>"

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
 from typing import ClassVar, Iterator
@@ -33,7 +32,7 @@ class ReaderOptions:
     min_score: int | None = None  # Reddit: drop items scored below this
     allow_nsfw: bool = False  # Reddit: keep items marked over_18
     conversation_tags: bool = False  # Reddit: wrap replies in <|sor|>…<|eor|> style tags
-    extra: dict = dataclasses.field(default_factory=dict)
+    paragraphs: bool = False  # plain text: one record per blank-line separated paragraph
 
 
 class SourceReader(ABC):

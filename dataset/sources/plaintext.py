@@ -4,7 +4,7 @@ Default: one record per non-blank line, the line as is minus its line ending (an
 byte-order mark). This is the most predictable mapping: a file with one tweet, quote or item
 name per line reads exactly as written.
 
-With `options.extra["paragraphs"]` true: one record per paragraph (lines separated by blank
+With `options.paragraphs`: one record per paragraph (lines separated by blank
 lines); the paragraph's lines are stripped and joined with one space, so hard-wrapped prose
 becomes one text. The origin is the paragraph's first line.
 """
@@ -23,7 +23,7 @@ class PlainTextReader(SourceReader):
     suffixes = (".txt",)
 
     def read(self, path: Path) -> Iterator[Record]:
-        if self.options.extra.get("paragraphs"):
+        if self.options.paragraphs:
             yield from self._paragraphs(path)
         else:
             yield from self._lines(path)

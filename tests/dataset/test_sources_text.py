@@ -23,7 +23,7 @@ def test_one_record_per_non_blank_line_with_its_line_number():
 
 
 def test_paragraph_mode_joins_wrapped_lines():
-    records = read_source(str(LINES), ReaderOptions(extra={"paragraphs": True}))
+    records = read_source(str(LINES), ReaderOptions(paragraphs=True))
     assert [(r.text, r.origin) for r in records] == [
         ("The lamp is lit.", f"{LINES}:1"),
         ("Indented line keeps its indent. The tower leans to the west.", f"{LINES}:3"),
