@@ -45,11 +45,11 @@ def _percent(share: float | None) -> str:
     return "–" if share is None else f"{100 * share:.1f}%"
 
 
-def _table(header: list[str], rows: list[list[str]]) -> str:
-    """A table of plain-text cells, all escaped here."""
-    head = "".join(f"<th>{_e(h)}</th>" for h in header)
+def _table(header: list[str] | None, rows: list[list[str]]) -> str:
+    """A table of plain-text cells, all escaped here; no header row when `header` is None."""
+    head = "<thead><tr>" + "".join(f"<th>{_e(h)}</th>" for h in header) + "</tr></thead>" if header else ""
     body = "".join("<tr>" + "".join(f"<td>{_e(c)}</td>" for c in row) + "</tr>" for row in rows)
-    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+    return f"<table>{head}<tbody>{body}</tbody></table>"
 
 
 def _image(name: str | None, alt: str) -> str:
@@ -79,7 +79,7 @@ def _summary(corpus: Corpus, generated_name: str | None, generated: TextStats | 
     meta = json.dumps(corpus.meta, indent=2, ensure_ascii=False, sort_keys=True)
     return (
         "<h2>Summary</h2>"
-        + _table(["", ""], rows)
+        + _table(None, rows)
         + f"<details><summary>meta.json</summary><pre>{_e(meta)}</pre></details>"
     )
 
