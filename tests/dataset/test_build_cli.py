@@ -1,13 +1,11 @@
 """`lorecast dataset build` through click: options, exit codes, one-line errors, the summary."""
 
 import json
-import sys
 from pathlib import Path
 
-import pytest
 from click.testing import CliRunner
 
-from dataset.cli import cli, main
+from dataset.cli import cli
 from dataset.corpus import load_corpus
 from dataset.errors import SourceError
 from dataset.rules import RULES
@@ -21,14 +19,6 @@ DEMO = Path(__file__).parent.parent.parent / "dataset" / "demo" / "jargon-4.4.7.
 def invoke(*args: str):
     return CliRunner().invoke(cli, ["dataset", "build", *args])
 
-
-def run_main(monkeypatch, capsys, *args: str) -> tuple[int, str, str]:
-    """Run the real console entry point, which turns LorecastError into one line on stderr."""
-    monkeypatch.setattr(sys, "argv", ["lorecast", "dataset", "build", *args])
-    with pytest.raises(SystemExit) as done:
-        main()
-    captured = capsys.readouterr()
-    return done.value.code, captured.out, captured.err
 
 
 def test_build_prints_the_summary_and_writes_the_corpus(tmp_path):
@@ -127,21 +117,21 @@ def test_missing_output_option_is_a_usage_error():
     assert "-o" in result.output
 
 
-def test_unreadable_source_exits_1_with_one_line_naming_the_file(tmp_path, monkeypatch, capsys):
+def test_unreadable_source_exits_1_with_one_line_naming_the_file(tmp_path, run_main):
     missing = tmp_path / "missing.txt"
     result = invoke(LINES, str(missing), "-o", str(tmp_path / "out"))
     assert result.exit_code == 1 and isinstance(result.exception, SourceError)
 
-    code, out, err = run_main(monkeypatch, capsys, LINES, str(missing), "-o", str(tmp_path / "out"))
+    code, out, err = run_main("dataset", "build", LINES, str(missing), "-o", str(tmp_path / "out"))
     assert code == 1 and out == ""
     assert err == f"error: {missing}: no such file\n"
     assert not (tmp_path / "out").exists()
 
 
-def test_non_empty_dir_needs_force(tmp_path, monkeypatch, capsys):
+def test_non_empty_dir_needs_force(tmp_path, run_main):
     out = tmp_path / "out"
     assert invoke(LINES, "-o", str(out)).exit_code == 0
-    code, _, err = run_main(monkeypatch, capsys, ITEMS, "--field=caption", "-o", str(out))
+    code, _, err = run_main("dataset", "build", ITEMS, "--field=caption", "-o", str(out))
     assert code == 1
     assert err.count("\n") == 1 and "--force" in err and str(out) in err
     assert invoke(ITEMS, "--field=caption", "-o", str(out), "--force").exit_code == 0

@@ -1,13 +1,11 @@
 """`lorecast dataset inspect` through click: options, exit codes, one-line errors, the printed path."""
 
-import sys
 from pathlib import Path
 
-import pytest
 from click.testing import CliRunner
 
 from dataset.build import BuildOptions, build_corpus
-from dataset.cli import cli, main
+from dataset.cli import cli
 from dataset.errors import LorecastError, SourceError
 
 FIXTURES = Path(__file__).parent.parent / "fixtures"
@@ -19,14 +17,6 @@ BLANK = FIXTURES / "report" / "blank_lines.txt"
 def invoke(*args: str):
     return CliRunner().invoke(cli, ["dataset", "inspect", *args])
 
-
-def run_main(monkeypatch, capsys, *args: str) -> tuple[int, str, str]:
-    """Run the real console entry point, which turns LorecastError into one line on stderr."""
-    monkeypatch.setattr(sys, "argv", ["lorecast", "dataset", "inspect", *args])
-    with pytest.raises(SystemExit) as done:
-        main()
-    captured = capsys.readouterr()
-    return done.value.code, captured.out, captured.err
 
 
 def test_success_prints_the_index_path(tmp_path):
@@ -56,14 +46,14 @@ def test_corpus_built_by_dataset_build_can_be_inspected(tmp_path):
     assert "sha256:" in (out / "index.html").read_text(encoding="utf-8")
 
 
-def test_not_a_corpus_dir(tmp_path, monkeypatch, capsys):
+def test_not_a_corpus_dir(tmp_path, run_main):
     (tmp_path / "train.txt").write_text("only this\n")
     out = tmp_path / "report"
     result = invoke(str(tmp_path), "-o", str(out))
     assert result.exit_code == 1
     assert isinstance(result.exception, LorecastError)
 
-    code, stdout, stderr = run_main(monkeypatch, capsys, str(tmp_path), "-o", str(out))
+    code, stdout, stderr = run_main("dataset", "inspect", str(tmp_path), "-o", str(out))
     assert (code, stdout) == (1, "")
     assert stderr == (
         f"error: {tmp_path}: not a corpus dir, missing test.txt, words.txt, meta.json "
@@ -72,39 +62,39 @@ def test_not_a_corpus_dir(tmp_path, monkeypatch, capsys):
     assert not out.exists()
 
 
-def test_missing_corpus_dir(tmp_path, monkeypatch, capsys):
+def test_missing_corpus_dir(tmp_path, run_main):
     missing = tmp_path / "nowhere"
-    code, stdout, stderr = run_main(monkeypatch, capsys, str(missing), "-o", str(tmp_path / "report"))
+    code, stdout, stderr = run_main("dataset", "inspect", str(missing), "-o", str(tmp_path / "report"))
     assert (code, stdout) == (1, "")
     assert stderr == f"error: {missing}: not a corpus dir (no such directory)\n"
 
 
-def test_missing_against_file(tmp_path, monkeypatch, capsys):
+def test_missing_against_file(tmp_path, run_main):
     missing = tmp_path / "samples.txt"
     out = tmp_path / "report"
     result = invoke(str(CORPUS), "--against", str(missing), "-o", str(out))
     assert result.exit_code == 1
     assert isinstance(result.exception, SourceError)
 
-    code, stdout, stderr = run_main(monkeypatch, capsys, str(CORPUS), "--against", str(missing), "-o", str(out))
+    code, stdout, stderr = run_main("dataset", "inspect", str(CORPUS), "--against", str(missing), "-o", str(out))
     assert (code, stdout) == (1, "")
     assert stderr == f"error: {missing}: no such file\n"
     assert not out.exists()
 
 
-def test_empty_against_file(tmp_path, monkeypatch, capsys):
+def test_empty_against_file(tmp_path, run_main):
     out = tmp_path / "report"
-    code, stdout, stderr = run_main(monkeypatch, capsys, str(CORPUS), "--against", str(BLANK), "-o", str(out))
+    code, stdout, stderr = run_main("dataset", "inspect", str(CORPUS), "--against", str(BLANK), "-o", str(out))
     assert (code, stdout) == (1, "")
     assert stderr == f"error: {BLANK}: no generated text in it (expected one text per line)\n"
     assert not out.exists()
 
 
-def test_non_empty_dir_needs_force(tmp_path, monkeypatch, capsys):
+def test_non_empty_dir_needs_force(tmp_path, run_main):
     out = tmp_path / "mine"
     out.mkdir()
     (out / "keep.txt").write_text("mine\n")
-    code, stdout, stderr = run_main(monkeypatch, capsys, str(CORPUS), "-o", str(out))
+    code, stdout, stderr = run_main("dataset", "inspect", str(CORPUS), "-o", str(out))
     assert (code, stdout) == (1, "")
     assert stderr.startswith(f"error: {out}: directory is not empty") and "--force" in stderr
     assert stderr.count("\n") == 1
