@@ -25,26 +25,14 @@ import statistics
 from collections import Counter
 from dataclasses import dataclass
 
+from dataset.stopwords import STOPWORDS
+
 MATTR_WINDOW = 100
 MAX_N = 4
 TOP_WORDS = 20
 VERBATIM_EXAMPLES = 10
 
 _WORD = re.compile(r"\w+(?:['’]\w+)*")
-
-# Function words that would otherwise fill the top of every English word list.
-STOPWORDS = frozenset(
-    """
-    a about above after again against all also am an and any are as at be because been before
-    being below between both but by can could did do does doing down during each few for from
-    further had has have having he her here hers herself him himself his how i if in into is it
-    it's its itself just me more most my myself no nor not now of off on once only or other our
-    ours ourselves out over own same she should so some such than that that's the their theirs
-    them themselves then there these they this those through to too under until up very was we
-    were what when where which while who whom why will with would you your yours yourself
-    yourselves
-    """.split()
-)
 
 
 @dataclass(frozen=True)
