@@ -62,7 +62,8 @@ def train_group() -> None:
               help="Continue from the last checkpoint in MODEL_DIR/checkpoints (after an "
                    "interrupted run or one with --keep-checkpoints); give the same options.")
 @click.option("--force", is_flag=True,
-              help="Delete MODEL_DIR first when it exists and is not empty.")
+              help="Replace MODEL_DIR when it holds an earlier model dir; a non-empty dir of "
+                   "anything else is never deleted.")
 @click.option("--fp16", is_flag=True, help="Mixed precision float16 (needs a CUDA GPU).")
 @click.option("--bf16", is_flag=True,
               help="Mixed precision bfloat16 (needs a CUDA GPU of the Ampere generation or newer).")

@@ -52,6 +52,7 @@ def test_base_dir_that_is_not_a_model_leaves_the_output_alone(small_corpus, tmp_
     base = tmp_path / "empty"
     out = tmp_path / "m"
     out.mkdir()
+    (out / "config.json").write_text("{}")  # an earlier model dir, which --force may replace
     (out / "keep.txt").write_text("mine")
     result = invoke("generator", "--corpus", small_corpus, "-o", out, "--base", base, "--force")
     assert f"--base {base}: cannot load it" in error_of(result)

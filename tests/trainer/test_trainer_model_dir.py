@@ -68,6 +68,15 @@ def test_force_empties_an_existing_dir(tmp_path):
     assert model_dir.is_dir() and not any(model_dir.iterdir())
 
 
+def test_force_never_empties_a_dir_that_is_not_a_model_dir(tmp_path):
+    other = tmp_path / "photos"
+    other.mkdir()
+    (other / "cat.jpg").write_text("meow")
+    with pytest.raises(LorecastError, match="not a model dir.*even with --force"):
+        prepare_output_dir(other, force=True, resume=False)
+    assert (other / "cat.jpg").read_text() == "meow"
+
+
 def test_new_dir_is_created(tmp_path):
     prepare_output_dir(tmp_path / "a" / "b", force=False, resume=False)
     assert (tmp_path / "a" / "b").is_dir()
