@@ -19,20 +19,14 @@ from dataset.errors import LorecastError, SourceError
 from dataset.report import charts
 from dataset.report.page import REPORT_MARKER, render_page
 from dataset.report.stats import OverlapStats, describe, ngram_overlap
+from dataset.sources.textio import iter_lines
 
 INDEX_FILE = "index.html"
 
 
 def read_generated(path: Path) -> list[str]:
     """One generated text per line; blank lines are skipped. Fails naming the file if none are left."""
-    if not path.is_file():
-        raise SourceError(path, "no such file" if not path.exists() else "not a file")
-    data = path.read_bytes()
-    try:
-        text = data.decode("utf-8")
-    except UnicodeDecodeError as error:
-        raise SourceError(path, "not UTF-8 text", line=data[: error.start].count(b"\n") + 1)
-    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    lines = [line.strip() for _, line in iter_lines(path) if line.strip()]
     if not lines:
         raise SourceError(path, "no generated text in it (expected one text per line)")
     return lines

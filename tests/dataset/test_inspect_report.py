@@ -236,7 +236,7 @@ def test_read_generated_names_the_line_that_is_not_utf8(tmp_path):
     path.write_bytes(b"fine\n\xff broken\n")
     with pytest.raises(LorecastError) as error:
         read_generated(path)
-    assert str(error.value) == f"{path}:2: not UTF-8 text"
+    assert str(error.value) == f"{path}:2: not UTF-8 text (byte 0xff at byte 1 of the line)"
 
 
 def test_read_generated_refuses_a_directory(tmp_path):
