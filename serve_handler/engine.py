@@ -63,10 +63,12 @@ class Job:
 
 @dataclass(frozen=True)
 class Candidate:
-    """One generated text and its mean token log-probability (natural log, <= 0)."""
+    """One generated text, its mean token log-probability (natural log, <= 0), and whether the model ended the
+    line itself (end-of-text or newline) rather than running out of `max_new_tokens` or context."""
 
     text: str
     mean_logprob: float
+    complete: bool
 
 
 def encode_prompt(tokenizer: PreTrainedTokenizerBase, prompt: str, context: int) -> list[int]:
@@ -151,7 +153,8 @@ def _generate_bucket(
     answers, start = [], 0
     for job in jobs:
         end = start + job.request.n * job.request.candidates
-        answers.append([Candidate(text, score) for text, score in zip(texts[start:end], scores[start:end])])
+        rows = zip(texts[start:end], scores[start:end])
+        answers.append([Candidate(text, score, complete) for (text, complete), score in rows])
         start = end
     return answers
 
@@ -193,10 +196,13 @@ def _stream(rng_seed: int | None, candidate: int) -> random.Random:
     return random.Random() if rng_seed is None else random.Random(f"lorecast:{rng_seed}:{candidate}")
 
 
-def _text(tokenizer: PreTrainedTokenizerBase, prompt_ids: list[int], generated: list[int]) -> str:
+def _text(tokenizer: PreTrainedTokenizerBase, prompt_ids: list[int], generated: list[int]) -> tuple[str, bool]:
+    """The candidate's text (prompt and continuation, up to the line's end) and whether the line ended."""
     eos = tokenizer.eos_token_id
-    if eos in generated:
+    complete = eos in generated
+    if complete:
         generated = generated[: generated.index(eos)]
     # skip_special_tokens drops the prompt's leading <|endoftext|>; the generated part holds none.
     text = tokenizer.decode(prompt_ids + generated, skip_special_tokens=True)
-    return text.split("\n", 1)[0].strip()
+    line, newline, _ = text.partition("\n")
+    return line.strip(), complete or bool(newline)

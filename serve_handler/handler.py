@@ -1,0 +1,1 @@
+"""Placeholder: the TorchServe entry, written by the lead."""
