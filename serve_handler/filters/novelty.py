@@ -1,0 +1,36 @@
+"""Score each draft's novelty against the training sentences, and reject those too close to one.
+
+Every kept draft leaves with `novelty` set (1 - similarity to its nearest training sentence; see
+serve_handler/novelty.py), which the response reports. A draft is rejected when its novelty is below its own
+request's `min_novelty` (0 keeps all). A draft with nothing left after normalization (only punctuation and
+spaces) has no meaningful novelty and is rejected here, since the index refuses to score it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import replace
+from typing import ClassVar
+
+from serve_handler.filters.base import CandidateFilter, Draft
+from serve_handler.novelty import NoveltyIndex, normalize
+from serve_handler.request import GenerationRequest
+
+
+class NoveltyFilter(CandidateFilter):
+    reason: ClassVar[str] = "novelty"
+
+    def __init__(self, index: NoveltyIndex) -> None:
+        self.index = index
+
+    def __call__(self, drafts: Sequence[Draft], requests: Sequence[GenerationRequest]) -> list[Draft | None]:
+        scorable = [bool(normalize(draft.text)) for draft in drafts]
+        scores = iter(self.index.novelty_many(draft.text for draft, ok in zip(drafts, scorable) if ok))
+        kept: list[Draft | None] = []
+        for draft, ok in zip(drafts, scorable):
+            novelty = next(scores) if ok else None
+            if novelty is None or novelty < requests[draft.request_index].min_novelty:
+                kept.append(None)
+            else:
+                kept.append(replace(draft, novelty=novelty))
+        return kept

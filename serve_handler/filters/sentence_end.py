@@ -1,0 +1,56 @@
+"""Cut a draft that ran out of tokens back to its last complete sentence.
+
+A draft the model ended itself (end-of-text or newline) is kept as it is. One cut by the token budget usually
+stops mid-sentence, so it is cut right after its last sentence end, or rejected when it has none.
+
+A sentence end is a run of . ! ? … (so "?!" and "..." count once), then any closing quotes or brackets, then
+whitespace or the end of the text. A mark followed by anything else is inside a token such as "3.5", "e.g",
+"example.com" or "?!x", so it ends nothing. A lone full stop also ends nothing after an abbreviation: one with
+inner full stops ("e.g.", "i.e.", "U.S."), a capital initial ("J. Random Hacker") or a title ("Mr.", "Dr.").
+The end of an incomplete text counts as followed by whitespace: what was cut there is unknown, and a text that
+stops at a full stop reads as a whole sentence either way.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import replace
+from typing import ClassVar
+
+from serve_handler.filters.base import CandidateFilter, Draft
+from serve_handler.request import GenerationRequest
+
+_SENTENCE_END = re.compile(r"([.!?…]+)[\"'”’»›)\]}]*(?=\s|\Z)")
+_OPENERS = "\"'“‘«‹([{"
+_DOTTED = re.compile(r"(?:[^\W\d_]\.)+[^\W\d_]")  # "e.g", "U.S": an abbreviation up to its last full stop
+# Words that are followed by a name or a noun, not by a new sentence; "etc." is left out: it often ends one.
+_TITLES = frozenset({"mr", "mrs", "ms", "dr", "prof", "st", "jr", "sr", "vs", "cf"})
+
+
+def _is_abbreviation(word: str) -> bool:
+    word = word.lstrip(_OPENERS)
+    return word.casefold() in _TITLES or bool(_DOTTED.fullmatch(word)) or (len(word) == 1 and word.isupper())
+
+
+def last_sentence_end(text: str) -> int | None:
+    """The index right after the last sentence end in `text` (see the module docstring), or None."""
+    for match in reversed(list(_SENTENCE_END.finditer(text))):
+        before = text[: match.start()].split()
+        if match.group(1) == "." and before and _is_abbreviation(before[-1]):
+            continue
+        return match.end()
+    return None
+
+
+class SentenceEndCut(CandidateFilter):
+    reason: ClassVar[str] = "sentence_end"
+
+    def __call__(self, drafts: Sequence[Draft], requests: Sequence[GenerationRequest]) -> list[Draft | None]:
+        return [draft if draft.complete else _cut(draft) for draft in drafts]
+
+
+def _cut(draft: Draft) -> Draft | None:
+    end = last_sentence_end(draft.text)
+    # The mean log-prob stays that of everything generated: the cut-off part was drawn under the same settings.
+    return None if end is None else replace(draft, text=draft.text[:end])
