@@ -28,6 +28,7 @@ import itertools
 import re
 import unicodedata
 from collections.abc import Iterable
+from pathlib import Path
 
 _STAND_INS = {"a": "4@", "e": "3", "i": "1!|", "l": "1!|", "o": "0", "s": "5$", "t": "7"}
 _SYMBOLS = "".join(sorted({symbol for symbols in _STAND_INS.values() for symbol in symbols if not symbol.isalnum()}))
@@ -83,3 +84,9 @@ class Blocklist:
             return None
         match = self._pattern.search(normalize(text))
         return None if match is None else self.terms[match.lastindex - 1]
+
+
+def read_terms(path: str | Path) -> list[str]:
+    """Terms from a blocklist file: one per line; blank lines and '#' comments are skipped."""
+    with open(path, encoding="utf-8") as lines:
+        return [term for line in lines if (term := line.split("#", 1)[0].strip())]

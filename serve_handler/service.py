@@ -1,0 +1,189 @@
+"""One TorchServe batch, start to end, without TorchServe: requests in, one answer per request out.
+
+    service = GenerationService.load(archive_dir, settings, device, dtype)     # once, when the worker starts
+    answers, stats = service.serve([(body, content_type), ...])                # once per batch
+
+Each answer is a response dict (contract 5, below) or the `RequestError` that makes that request a 400; a bad
+request never stops the others. `stats` feeds the handler's metrics.
+
+For the valid requests of a batch:
+1. The request's `rng_seed` is chosen here when it has none (and reported), so any answer can be repeated.
+2. Its start: the prompt as given; else the seed word, or the closest known word to it; else a random familiar
+   word drawn from the request's own stream (so `rng_seed` fixes it too).
+3. One batched generation of every request's `n * candidates` candidates (engine.py).
+4. The filter chain over the whole batch (filters/), counting rejections per request and reason.
+5. The ranker scores the survivors; each request gets its best `n`, best first.
+
+Response (200):
+    {"texts": [{"text", "seed", "score", "logprob", "novelty"}, ...],   best first, at most n
+     "seed", "seed_requested", "prompt", "rng_seed", "ranked_by",
+     "candidates": n * candidates generated, "rejected": {reason: count, ...}, "missing": n - len(texts),
+     "batch_size": requests in this TorchServe batch}
+A request whose candidates were all rejected still gets 200, with fewer texts and "missing" saying how many.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import random
+import secrets
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+from transformers import AutoModelForCausalLM, AutoTokenizer, PreTrainedModel, PreTrainedTokenizerBase
+
+from serve_handler import layout
+from serve_handler.blocklist import Blocklist, read_terms
+from serve_handler.engine import Job, encode_prompt, generate_candidates
+from serve_handler.filters.base import Draft
+from serve_handler.filters.chain import FilterChain, default_chain
+from serve_handler.novelty import NoveltyIndex
+from serve_handler.ranking import LogprobRanker, Ranker
+from serve_handler.request import GenerationRequest, RequestError, parse_request
+from serve_handler.seeds import SeedWords
+from serve_handler.settings import HandlerSettings
+
+_RNG_SEED_BITS = 63  # the schema's bound: 0 .. 2**63 - 1
+
+
+@dataclass(frozen=True)
+class BatchStats:
+    batch_size: int
+    bad_requests: int
+    candidates: int
+    rejected: dict[str, int]
+
+
+@dataclass(frozen=True)
+class _Start:
+    """Where one request's generation starts, and what the response says about it."""
+
+    text: str
+    seed: str | None
+    seed_requested: str | None
+
+
+class GenerationService:
+    def __init__(
+        self,
+        model: PreTrainedModel,
+        tokenizer: PreTrainedTokenizerBase,
+        seeds: SeedWords,
+        chain: FilterChain,
+        ranker: Ranker,
+    ) -> None:
+        self.model = model
+        self.tokenizer = tokenizer
+        self.seeds = seeds
+        self.chain = chain
+        self.ranker = ranker
+
+    @classmethod
+    def load(
+        cls, archive_dir: Path, settings: HandlerSettings, device: torch.device, dtype: torch.dtype
+    ) -> GenerationService:
+        """Everything from the extracted archive (layout.py), read once."""
+        generator = archive_dir / layout.GENERATOR_DIR
+        tokenizer = AutoTokenizer.from_pretrained(generator)
+        model = AutoModelForCausalLM.from_pretrained(generator, dtype=dtype).to(device).eval()
+        seeds = SeedWords.from_file(archive_dir / layout.SEED_WORDS, settings.familiar_words)
+        blocklist = Blocklist(read_terms(archive_dir / layout.BLOCKLIST))
+        novelty = NoveltyIndex.from_file(archive_dir / layout.NOVELTY_SENTENCES)
+        return cls(model, tokenizer, seeds, default_chain(settings, blocklist, novelty),
+                   _ranker(archive_dir))
+
+    def serve(self, bodies: Sequence[tuple[object, str | None]]) -> tuple[list[dict[str, Any] | RequestError], BatchStats]:
+        answers: list[dict[str, Any] | RequestError] = []
+        accepted: list[tuple[int, GenerationRequest, _Start]] = []  # (answer slot, request, start)
+        jobs: list[Job] = []
+        for slot, (body, content_type) in enumerate(bodies):
+            try:
+                request = _with_rng_seed(parse_request(body, content_type))
+                start = self._start(request)
+                jobs.append(Job(encode_prompt(self.tokenizer, start.text, self.model.config.n_positions), request))
+            except RequestError as error:
+                answers.append(error)
+                continue
+            answers.append({})
+            accepted.append((slot, request, start))
+
+        requests = [request for _, request, _ in accepted]
+        with torch.inference_mode():
+            candidates = generate_candidates(self.model, self.tokenizer, jobs) if jobs else []
+        drafts = [
+            Draft(index, candidate.text, candidate.mean_logprob, candidate.complete)
+            for index, per_request in enumerate(candidates)
+            for candidate in per_request
+        ]
+        survivors, rejected = self.chain.run(drafts, requests)
+        scores = self.ranker.scores(survivors)
+
+        ranked: list[list[tuple[float, Draft]]] = [[] for _ in accepted]
+        for score, draft in zip(scores, survivors):
+            ranked[draft.request_index].append((score, draft))
+        for index, (slot, request, start) in enumerate(accepted):
+            best = sorted(ranked[index], key=lambda pair: pair[0], reverse=True)[: request.n]
+            answers[slot] = self._response(request, start, best, rejected[index], len(bodies))
+
+        totals: Counter[str] = Counter({reason: 0 for reason in self.chain.reasons})
+        for counts in rejected:
+            totals.update(counts)
+        stats = BatchStats(len(bodies), len(bodies) - len(accepted), len(drafts), dict(totals))
+        return answers, stats
+
+    def _start(self, request: GenerationRequest) -> _Start:
+        if request.prompt is not None:
+            return _Start(request.prompt, None, None)
+        if request.seed is not None:
+            word = self.seeds.closest(request.seed)
+            return _Start(word, word, request.seed)
+        word = self.seeds.random(random.Random(f"lorecast-seed:{request.rng_seed}"))
+        return _Start(word, word, None)
+
+    def _response(
+        self,
+        request: GenerationRequest,
+        start: _Start,
+        best: list[tuple[float, Draft]],
+        rejected: dict[str, int],
+        batch_size: int,
+    ) -> dict[str, Any]:
+        return {
+            "texts": [
+                {
+                    "text": draft.text,
+                    "seed": start.seed,
+                    "score": score,
+                    "logprob": draft.mean_logprob,
+                    "novelty": draft.novelty,
+                }
+                for score, draft in best
+            ],
+            "seed": start.seed,
+            "seed_requested": start.seed_requested,
+            "prompt": request.prompt,
+            "rng_seed": request.rng_seed,
+            "ranked_by": self.ranker.name,
+            "candidates": request.n * request.candidates,
+            "rejected": rejected,
+            "missing": request.n - len(best),
+            "batch_size": batch_size,
+        }
+
+
+def _with_rng_seed(request: GenerationRequest) -> GenerationRequest:
+    if request.rng_seed is not None:
+        return request
+    return dataclasses.replace(request, rng_seed=secrets.randbits(_RNG_SEED_BITS))
+
+
+def _ranker(archive_dir: Path) -> Ranker:
+    if (archive_dir / layout.SELECTOR_DIR).exists():
+        # The selector (contract 3) arrives with its trainer; until then an archive with one is refused loudly
+        # rather than silently ranked by log-probability.
+        raise RuntimeError(f"{archive_dir / layout.SELECTOR_DIR}: this handler version cannot load a selector yet")
+    return LogprobRanker()

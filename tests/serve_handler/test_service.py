@@ -1,0 +1,138 @@
+"""The handler's batch logic end to end, without TorchServe: a real tiny model trained by the suite, the real
+filters and ranking, read from a directory laid out like an extracted .mar."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+import torch
+
+from serve_handler import layout
+from serve_handler.request import RequestError
+from serve_handler.service import GenerationService
+from serve_handler.settings import HandlerSettings
+
+JSON = "application/json"
+
+
+def lay_out_archive(root: Path, corpus: Path, model: Path, blocklist: str = "") -> Path:
+    """The files of an extracted .mar that the service reads (layout.py)."""
+    generator = root / layout.GENERATOR_DIR
+    generator.mkdir(parents=True)
+    for name in layout.GENERATOR_FILES:
+        shutil.copyfile(model / name, generator / name)
+    shutil.copyfile(corpus / "words.txt", root / layout.SEED_WORDS)
+    shutil.copyfile(corpus / "train.txt", root / layout.NOVELTY_SENTENCES)
+    (root / layout.BLOCKLIST).write_text(blocklist, encoding="utf-8")
+    return root
+
+
+@pytest.fixture(scope="module")
+def archive_dir(trained, tmp_path_factory) -> Path:
+    corpus, model, _ = trained
+    return lay_out_archive(tmp_path_factory.mktemp("archive"), corpus, model)
+
+
+@pytest.fixture(scope="module")
+def service(archive_dir) -> GenerationService:
+    # The tiny test model copies its 400 training lines often; min_novelty 0 in the requests keeps those.
+    settings = HandlerSettings(min_chars=1, toxicity_threshold=0.5)
+    return GenerationService.load(archive_dir, settings, torch.device("cpu"), torch.float32)
+
+
+def serve(service, *bodies):
+    answers, stats = service.serve([(body, JSON) for body in bodies])
+    return answers, stats
+
+
+def test_a_bad_request_is_answered_alone_and_the_others_are_served(service):
+    answers, stats = serve(
+        service,
+        {"n": 2, "rng_seed": 1, "min_novelty": 0},
+        {"n": 2, "bogus": 1},
+        {"n": 1, "seed": "kernel", "rng_seed": 2, "min_novelty": 0},
+    )
+    assert isinstance(answers[1], RequestError) and "bogus" in str(answers[1])
+    for answer in (answers[0], answers[2]):
+        assert answer["batch_size"] == 3
+        assert answer["texts"], answer
+    assert (stats.batch_size, stats.bad_requests) == (3, 1)
+    assert stats.candidates == 2 * 4 + 1 * 4  # n * default candidates, for the two valid requests
+
+
+def test_response_accounts_for_every_candidate(service):
+    (answer,), _ = serve(service, {"n": 3, "candidates": 4, "rng_seed": 5, "min_novelty": 0})
+    assert answer["candidates"] == 12
+    assert set(answer["rejected"]) == set(service.chain.reasons)
+    assert len(answer["texts"]) + answer["missing"] == 3
+    scores = [text["score"] for text in answer["texts"]]
+    assert scores == sorted(scores, reverse=True)
+    assert answer["ranked_by"] == "logprob"
+    for text in answer["texts"]:
+        assert text["score"] == text["logprob"] <= 0
+        assert 0 <= text["novelty"] <= 1
+        assert text["seed"] == answer["seed"] and text["text"].startswith(answer["seed"])
+
+
+def test_same_rng_seed_same_texts_alone_or_batched(service):
+    request = {"n": 2, "rng_seed": 42, "temperature": 1.5, "min_novelty": 0}
+    (alone,), _ = serve(service, request)
+    batched, _ = serve(service, {"n": 3, "rng_seed": 7, "min_novelty": 0}, request)
+    assert alone["texts"] == batched[1]["texts"]
+    assert alone["seed"] == batched[1]["seed"]
+
+
+def test_without_rng_seed_one_is_chosen_and_reported(service):
+    (first,), _ = serve(service, {"n": 2, "min_novelty": 0})
+    (second,), _ = serve(service, {"n": 2, "min_novelty": 0})
+    assert first["rng_seed"] != second["rng_seed"]
+    (again,), _ = serve(service, {"n": 2, "min_novelty": 0, "rng_seed": first["rng_seed"]})
+    assert again["texts"] == first["texts"]
+
+
+def test_an_unknown_seed_word_maps_to_the_closest_known_word(service):
+    (answer,), _ = serve(service, {"n": 1, "seed": "Kernal", "rng_seed": 3, "min_novelty": 0})
+    assert (answer["seed"], answer["seed_requested"]) == ("kernel", "Kernal")
+    (known,), _ = serve(service, {"n": 1, "seed": "daemon", "rng_seed": 3, "min_novelty": 0})
+    assert (known["seed"], known["seed_requested"]) == ("daemon", "daemon")
+
+
+def test_without_seed_a_familiar_word_is_drawn_from_the_request_stream(service, trained):
+    corpus, _, _ = trained
+    words = {line.split("\t")[0] for line in (corpus / "words.txt").read_text().splitlines()}
+    seen = set()
+    for rng_seed in range(12):
+        (answer,), _ = serve(service, {"n": 1, "rng_seed": rng_seed, "min_novelty": 0})
+        assert answer["seed"] in words and answer["seed_requested"] is None
+        seen.add(answer["seed"])
+    assert len(seen) > 2
+
+
+def test_a_prompt_starts_every_text(service):
+    (answer,), _ = serve(service, {"n": 2, "prompt": "the clever", "rng_seed": 4, "min_novelty": 0})
+    assert answer["seed"] is None and answer["prompt"] == "the clever"
+    assert all(text["text"].startswith("the clever") for text in answer["texts"])
+
+
+def test_a_prompt_longer_than_the_context_is_a_request_error(service):
+    (answer,), stats = serve(service, {"n": 1, "prompt": "packet " * 100})
+    assert isinstance(answer, RequestError) and "context" in str(answer)
+    assert stats.candidates == 0
+
+
+def test_strict_novelty_rejects_copies_of_the_training_text(service):
+    # The test model has learnt its 400 lines by heart: asking for texts far from all of them leaves few or none.
+    (strict,), _ = serve(service, {"n": 4, "candidates": 4, "rng_seed": 9, "min_novelty": 0.9})
+    (loose,), _ = serve(service, {"n": 4, "candidates": 4, "rng_seed": 9, "min_novelty": 0})
+    assert strict["rejected"]["novelty"] > loose["rejected"]["novelty"] == 0
+    assert strict["missing"] > 0
+
+
+def test_an_archive_with_a_selector_is_refused_until_selectors_can_be_loaded(trained, tmp_path):
+    corpus, model, _ = trained
+    root = lay_out_archive(tmp_path / "a", corpus, model)
+    (root / layout.SELECTOR_DIR).mkdir()
+    with pytest.raises(RuntimeError, match="selector"):
+        GenerationService.load(root, HandlerSettings(), torch.device("cpu"), torch.float32)
