@@ -1,0 +1,136 @@
+"""`lorecast generate`: ask a running TorchServe for texts through the inference API and print them.
+
+stdout gets the texts, one a line (or with --json the response body as it came); stderr gets a short summary
+(the seed word used and asked for, the rng_seed that repeats the run, rejected candidates, texts missing).
+Only the request options the user gave are sent: the server owns the defaults (serve_handler/request_schema.json)
+and the validation, and its one-line reason for a bad field becomes the error.
+
+requests is imported inside the command, so `lorecast --help` works in an install without the poster extra.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import TYPE_CHECKING, Any
+
+import click
+
+from dataset.errors import LorecastError
+
+if TYPE_CHECKING:
+    from poster.inference import Generation
+
+DEFAULT_ENDPOINT = "http://127.0.0.1:8080/predictions/lorecast"
+
+
+@click.command("generate")
+@click.option("--endpoint", default=DEFAULT_ENDPOINT, show_default=True, envvar="LORECAST_ENDPOINT",
+              show_envvar=True, metavar="URL",
+              help="TorchServe's predictions URL of the model: "
+                   "http://HOST:INFERENCE_PORT/predictions/MODEL_NAME.")
+@click.option("--key", envvar="LORECAST_INFERENCE_KEY", show_envvar=True, metavar="KEY",
+              help="TorchServe's inference key, sent as 'Authorization: Bearer KEY' and never printed. "
+                   "Overrides --key-file. A key on the command line shows in the process list: prefer the "
+                   "environment variable or --key-file.")
+@click.option("--key-file", metavar="PATH", envvar="LORECAST_KEY_FILE", show_envvar=True,
+              help="Read the inference key from TorchServe's key_file.json, which TorchServe writes into the "
+                   "directory it was started from, with new keys at every start. Neither --key nor "
+                   "--key-file: no key is sent, which only a TorchServe with token authorization off accepts.")
+@click.option("-n", "n", type=int, default=None,
+              help="How many texts to return (server default 1). Fewer come back when too few candidates "
+                   "pass the filters; the summary says how many are missing.")
+@click.option("--seed", default=None, metavar="WORD",
+              help="Start from this seed word. A word the model does not know is replaced by the closest "
+                   "known one, and the summary says which. Default: a random familiar word.")
+@click.option("--prompt", default=None, metavar="TEXT",
+              help="Continue this text (one line) instead of starting from a seed word; not with --seed.")
+@click.option("--max-new-tokens", type=int, default=None,
+              help="The most tokens to generate before the text is cut at a sentence end (server default 64).")
+@click.option("--temperature", type=float, default=None,
+              help="Below 1 is more conservative, above 1 more adventurous (server default 1.0).")
+@click.option("--top-k", type=int, default=None,
+              help="Sample only among the k likeliest tokens; 0 turns it off (server default 0).")
+@click.option("--top-p", type=float, default=None,
+              help="Nucleus sampling: only the likeliest tokens that add up to this probability; 1 turns it "
+                   "off (server default 0.95).")
+@click.option("--typical-p", type=float, default=None,
+              help="Locally typical sampling: keep the tokens closest to the expected surprise that add up to "
+                   "this probability; 1 turns it off (server default 1.0).")
+@click.option("--mirostat", "mirostat_tau", type=float, default=None, metavar="TAU",
+              help="Mirostat v2 sampling, keeping the surprise per token near TAU bits (3.0 is typical). It "
+                   "truncates on its own, so not with --top-k, --top-p or --typical-p.")
+@click.option("--mirostat-eta", type=float, default=None, metavar="ETA",
+              help="Learning rate of Mirostat's surprise feedback (server default 0.1); needs --mirostat.")
+@click.option("--candidates", type=int, default=None,
+              help="Candidates generated per text asked for; the filters drop some and the best of the rest "
+                   "are returned (server default 4).")
+@click.option("--min-novelty", type=float, default=None,
+              help="Drop candidates whose novelty (1 - similarity to the nearest training sentence) is "
+                   "below this; 0 turns the check off (server default 0.25).")
+@click.option("--rng-seed", type=int, default=None,
+              help="Seed of the server's random generator: the same seed, options and model give the same "
+                   "texts. Default: a random one, printed in the summary.")
+@click.option("--timeout", type=click.FloatRange(min=0, min_open=True), default=60.0, show_default=True,
+              help="Seconds to wait for TorchServe to accept the connection, and then for its answer "
+                   "(a busy CPU server can take a while).")
+@click.option("--json", "as_json", is_flag=True,
+              help="Print TorchServe's response body (JSON, with scores and counts) instead of the texts, and "
+                   "no summary.")
+def generate_command(endpoint: str, key: str | None, key_file: str | None, timeout: float, as_json: bool,
+                     mirostat_tau: float | None, mirostat_eta: float | None, **fields: Any) -> None:
+    """Ask a running TorchServe for texts and print them, one a line.
+
+    \b
+    With the TorchServe that `lorecast serve start` started (token auth on; it prints this line):
+      lorecast generate --key-file RUN_DIR/key_file.json -n 5 --seed kernel
+    Repeat a generation with the rng_seed from its summary:
+      lorecast generate --key-file RUN_DIR/key_file.json -n 5 --seed kernel --rng-seed 1234
+
+    Sampling options left out take the server's defaults. A request is retried three times, with growing
+    pauses, while TorchServe is unreachable or busy (HTTP 502, 503, 504).
+    """
+    if mirostat_eta is not None and mirostat_tau is None:
+        raise click.UsageError("--mirostat-eta needs --mirostat TAU")
+    if mirostat_tau is not None:
+        fields["mirostat"] = {"tau": mirostat_tau} | ({} if mirostat_eta is None else {"eta": mirostat_eta})
+    try:
+        from poster.inference import InferenceClient, read_key_file
+    except ImportError as error:
+        raise LorecastError(
+            f"lorecast generate needs the poster extra ({error.name} is missing): pip install 'lorecast[poster]'"
+        ) from None
+
+    if key is None and key_file is not None:
+        key = read_key_file(key_file)
+    with InferenceClient(endpoint, key=key, timeout=timeout) as client:
+        generation = client.generate(**fields)
+    if as_json:
+        click.echo(json.dumps(generation.raw, indent=2, ensure_ascii=False))
+        return
+    for text in generation.texts:
+        click.echo(text.text)
+    for line in _summary(generation):
+        click.echo(line, err=True)
+
+
+def _summary(generation: Generation) -> list[str]:
+    """What to know about a generation besides its texts, for stderr."""
+    start = []
+    if generation.seed_was_mapped:
+        start.append(
+            f"seed {generation.seed!r} (asked for {generation.seed_requested!r}: mapped to the closest known word)"
+        )
+    elif generation.seed is not None:
+        start.append(f"seed {generation.seed!r}")
+    start.append(f"rng_seed {generation.rng_seed} (--rng-seed {generation.rng_seed} repeats it)")
+    rejected = {reason: count for reason, count in generation.rejected.items() if count}
+    counts = f"{generation.candidates} candidates, " + (
+        f"{sum(rejected.values())} rejected ({', '.join(f'{reason} {count}' for reason, count in rejected.items())})"
+        if rejected else "none rejected"
+    )
+    if generation.missing:
+        counts += (
+            f"; {generation.missing} missing: too few candidates passed the filters "
+            "(try more --candidates or a lower --min-novelty)"
+        )
+    return [", ".join(start), counts]

@@ -1,0 +1,346 @@
+"""Client of the lorecast inference API (contract 5): `POST /predictions/<name>` on a TorchServe that serves a
+lorecast `.mar`.
+
+    client = InferenceClient("http://127.0.0.1:8080/predictions/lorecast", key=read_key_file("run/key_file.json"))
+    generation = client.generate(n=3, seed="kernel", temperature=0.8)
+    for text in generation.texts: print(text.text, text.score)
+
+Request: a JSON object of the fields in serve_handler/request_schema.json (n, seed | prompt, max_new_tokens,
+temperature, top_k, top_p, typical_p, mirostat {tau, eta}, candidates, min_novelty, rng_seed), sent as
+`Content-Type: application/json`. Only the fields given are sent and a field given as None is left out: the
+server owns the defaults and the validation (a bad field comes back as a 400 with a one-line reason).
+
+Response (200), read into a `Generation`:
+    {"texts": [{"text": str, "seed": str|null, "score": number, "logprob": number, "novelty": number}, ...],
+     "seed": str|null, "seed_requested": str|null, "prompt": str|null, "rng_seed": int, "ranked_by": str,
+     "candidates": int, "rejected": {reason: int, ...}, "missing": int, "batch_size": int}
+Every field above must be there with its type, so a wrong endpoint or contract fails loudly; extra fields are
+ignored (kept in `Generation.raw`).
+
+Auth: TorchServe's token authorization (on by default) wants `Authorization: Bearer <inference key>`; the key is
+in key_file.json in the directory TorchServe was started from (`read_key_file`). Without a valid key TorchServe
+answers 400 InvalidKeyException.
+
+Failures raise `InferenceError`, one line that never holds the key:
+- 502, 503, 504 and connection errors (refused, dropped without an answer) are retried `retries` times, waiting
+  `backoff`, 2 x backoff, 4 x backoff, ... seconds in between (TorchServe answers 503 while no worker is ready).
+- Not retried: 400 (a bad field, or a refused key), 500 and other statuses, and a read timeout (the server may
+  still be generating; asking again would only add load).
+- A 200 body that does not follow the contract.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass
+from os import PathLike
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import requests
+
+from dataset.errors import LorecastError
+
+RETRIED_STATUSES = frozenset({502, 503, 504})
+_SERVE_HINT = "is it running? `lorecast serve status`"
+_KEY_HINT = (
+    "TorchServe writes a new one at every start to key_file.json in the directory it was started from, "
+    "and it expires; pass that file with --key-file"
+)
+_MAX_MESSAGE_CHARS = 300
+
+
+class InferenceError(LorecastError):
+    """The inference API could not give a generation: one line, never holding the key."""
+
+
+@dataclass(frozen=True)
+class GeneratedText:
+    text: str
+    seed: str | None
+    score: float  # what the texts were ranked by (Generation.ranked_by)
+    logprob: float  # mean token log-probability
+    novelty: float  # 1 - similarity to the nearest training sentence
+
+
+@dataclass(frozen=True)
+class Generation:
+    texts: list[GeneratedText]  # best first
+    seed: str | None  # the seed word used; None when the request gave a prompt
+    seed_requested: str | None  # the seed word asked for; differs from seed when it was mapped to a known word
+    prompt: str | None
+    rng_seed: int  # send it back to repeat this generation
+    ranked_by: str
+    candidates: int  # generated for this request
+    rejected: dict[str, int]  # candidates dropped, by filter
+    missing: int  # texts asked for that no surviving candidate could fill
+    batch_size: int  # requests in the TorchServe batch this one was served in
+    raw: dict[str, Any]  # the response body as received
+
+    @property
+    def seed_was_mapped(self) -> bool:
+        return self.seed_requested is not None and self.seed != self.seed_requested
+
+
+def read_key_file(path: str | PathLike[str]) -> str:
+    """The inference key in TorchServe's key_file.json: {"inference": {"key": ...}, "management": ..., ...}."""
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise InferenceError(f"{path}: no such key file ({_KEY_HINT})") from None
+    except (OSError, UnicodeDecodeError) as error:
+        raise InferenceError(f"{path}: cannot read the key file: {_os_reason(error)}") from None
+    try:
+        document = json.loads(text)
+    except json.JSONDecodeError as error:
+        # error.msg only, never the document: it holds keys.
+        raise InferenceError(f"{path}:{error.lineno}: not JSON ({error.msg})") from None
+    section = document.get("inference") if isinstance(document, dict) else None
+    key = section.get("key") if isinstance(section, dict) else None
+    if not isinstance(key, str) or not key.strip():
+        raise InferenceError(
+            f'{path}: no inference key in it (TorchServe\'s key_file.json holds {{"inference": {{"key": ...}}}})'
+        )
+    return key.strip()
+
+
+class InferenceClient:
+    """Asks one lorecast predictions endpoint for generations; reuses its HTTP connections until `close()`."""
+
+    def __init__(
+        self,
+        endpoint: str,
+        key: str | None = None,
+        timeout: float = 60,
+        retries: int = 3,
+        backoff: float = 1.0,
+    ) -> None:
+        try:
+            parts = urlsplit(endpoint)
+        except ValueError:  # an unbalanced IPv6 bracket
+            parts = urlsplit("")
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise InferenceError(
+                f"endpoint {endpoint!r} is not an http(s) URL such as http://127.0.0.1:8080/predictions/lorecast"
+            )
+        if timeout <= 0 or retries < 0 or backoff < 0:
+            raise ValueError("timeout must be positive, retries and backoff not negative")
+        self.endpoint = endpoint
+        self.timeout = timeout
+        self.retries = retries
+        self.backoff = backoff
+        self._key = _checked_key(key)
+        self._session = requests.Session()
+
+    def __repr__(self) -> str:
+        return f"InferenceClient({self.endpoint!r})"
+
+    def __enter__(self) -> InferenceClient:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self._session.close()
+
+    def generate(self, n: int | None = None, **fields: Any) -> Generation:
+        """`n` texts (the server's default when None) for the request `fields`; a None field is not sent."""
+        request = {name: value for name, value in {"n": n, **fields}.items() if value is not None}
+        body = _encode(request)
+        response = self._post(body)
+        try:
+            document = json.loads(response.content)
+        except (ValueError, UnicodeDecodeError):
+            raise self._error(
+                f"TorchServe at {self.endpoint} answered 200 with a body that is not JSON "
+                f"({_excerpt(response)}); is this the lorecast model's predictions URL?"
+            ) from None
+        try:
+            return _read_generation(document)
+        except ValueError as problem:
+            raise self._error(
+                f"TorchServe at {self.endpoint} answered 200 but not with a lorecast generation: {problem}"
+            ) from None
+
+    def _post(self, body: bytes) -> requests.Response:
+        headers = {"Content-Type": "application/json", "Accept": "application/json"}
+        if self._key is not None:
+            headers["Authorization"] = f"Bearer {self._key}"
+        attempts = self.retries + 1
+        attempt = 1
+        while True:
+            last_try = attempt == attempts
+            tried = f" after {attempts} attempts" if last_try and attempts > 1 else ""
+            try:
+                response = self._session.post(self.endpoint, data=body, headers=headers, timeout=self.timeout)
+            except requests.ConnectionError as error:  # ConnectTimeout included: nothing reached the server
+                if last_try:
+                    raise self._error(self._connection_message(error, tried)) from None
+            except requests.Timeout:
+                raise self._error(
+                    f"TorchServe at {self.endpoint} did not answer within {self.timeout:g} s"
+                ) from None
+            except requests.RequestException as error:  # a broken answer, a URL requests cannot use
+                raise self._error(f"the request to {self.endpoint} failed: {_reason(error)}") from None
+            else:
+                if response.status_code == 200:
+                    return response
+                if response.status_code not in RETRIED_STATUSES or last_try:
+                    raise self._error(self._status_message(response, tried))
+            time.sleep(self.backoff * 2 ** (attempt - 1))
+            attempt += 1
+
+    def _connection_message(self, error: requests.ConnectionError, tried: str) -> str:
+        if isinstance(_os_cause(error), (ConnectionResetError, BrokenPipeError)):  # RemoteDisconnected too
+            return f"TorchServe at {self.endpoint} closed the connection without answering{tried}"
+        return f"TorchServe is not reachable at {self.endpoint}: {_reason(error)}{tried} ({_SERVE_HINT})"
+
+    def _status_message(self, response: requests.Response, tried: str) -> str:
+        document = _json_or_none(response)
+        if isinstance(document, dict) and document.get("type") == "InvalidKeyException":
+            if self._key is None:
+                return f"TorchServe at {self.endpoint} wants an inference key and none was given ({_KEY_HINT})"
+            return f"TorchServe at {self.endpoint} refused the inference key ({_KEY_HINT})"
+        if response.status_code == 400 and isinstance(document, dict) and isinstance(document.get("error"), str):
+            return f"TorchServe refused the request: {document['error']}"
+        if isinstance(document, dict) and isinstance(document.get("message"), str):
+            detail = document["message"]  # TorchServe's own errors: {"code", "type", "message"}
+        else:
+            detail = _excerpt(response)
+        return f"TorchServe at {self.endpoint} answered HTTP {response.status_code}{tried}: {detail}"
+
+    def _error(self, message: str) -> InferenceError:
+        """One line, cut to a readable length, and with the key blotted out should a server echo it."""
+        line = " ".join(message.split())
+        if len(line) > _MAX_MESSAGE_CHARS:
+            line = line[: _MAX_MESSAGE_CHARS - 3] + "..."
+        if self._key:
+            line = line.replace(self._key, "[key]")
+        return InferenceError(line)
+
+
+def _checked_key(key: str | None) -> str | None:
+    if key is None:
+        return None
+    key = key.strip()
+    # The key goes into a header: a control character or space inside would make requests raise with the whole
+    # header value, key included, in its message.
+    if not key or not key.isascii() or not key.isprintable() or " " in key:
+        raise InferenceError("the inference key is empty or holds spaces, control or non-ASCII characters")
+    return key
+
+
+def _encode(request: dict[str, Any]) -> bytes:
+    try:
+        return json.dumps(request, allow_nan=False).encode("ascii")
+    except ValueError:
+        bad = sorted(name for name, value in request.items() if not _finite_json(value))
+        raise InferenceError(f"request field {', '.join(bad)}: NaN and infinity cannot be sent as JSON") from None
+
+
+def _finite_json(value: Any) -> bool:
+    try:
+        json.dumps(value, allow_nan=False)
+    except ValueError:
+        return False
+    return True
+
+
+def _read_generation(document: Any) -> Generation:
+    """The 200 body as a Generation; ValueError naming the first field that breaks contract 5."""
+    if not isinstance(document, dict):
+        raise ValueError(f"the body is {_json_type(document)}, not an object")
+    texts = []
+    for index, item in enumerate(_field(document, "texts", list)):
+        where = f"texts[{index}]."
+        if not isinstance(item, dict):
+            raise ValueError(f"texts[{index}] is {_json_type(item)}, not an object")
+        texts.append(
+            GeneratedText(
+                text=_field(item, "text", str, where),
+                seed=_field(item, "seed", (str, type(None)), where),
+                score=float(_field(item, "score", (int, float), where)),
+                logprob=float(_field(item, "logprob", (int, float), where)),
+                novelty=float(_field(item, "novelty", (int, float), where)),
+            )
+        )
+    rejected = _field(document, "rejected", dict)
+    for reason, count in rejected.items():
+        if isinstance(count, bool) or not isinstance(count, int):
+            raise ValueError(f'"rejected.{reason}" is {_json_type(count)}, not an integer')
+    return Generation(
+        texts=texts,
+        seed=_field(document, "seed", (str, type(None))),
+        seed_requested=_field(document, "seed_requested", (str, type(None))),
+        prompt=_field(document, "prompt", (str, type(None))),
+        rng_seed=_field(document, "rng_seed", int),
+        ranked_by=_field(document, "ranked_by", str),
+        candidates=_field(document, "candidates", int),
+        rejected=dict(rejected),
+        missing=_field(document, "missing", int),
+        batch_size=_field(document, "batch_size", int),
+        raw=document,
+    )
+
+
+def _field(obj: dict[str, Any], name: str, types: type | tuple[type, ...], where: str = "") -> Any:
+    if name not in obj:
+        raise ValueError(f'"{where}{name}" is missing')
+    value = obj[name]
+    types = types if isinstance(types, tuple) else (types,)
+    if isinstance(value, bool) or not isinstance(value, types):  # JSON true is no number
+        wanted = " or ".join(_JSON_TYPE_NAMES[kind] for kind in types)
+        raise ValueError(f'"{where}{name}" is {_json_type(value)}, not {wanted}')
+    return value
+
+
+_JSON_TYPE_NAMES = {
+    str: "a string", int: "an integer", float: "a number", bool: "a boolean", type(None): "null",
+    dict: "an object", list: "an array",
+}
+
+
+def _json_type(value: Any) -> str:
+    return _JSON_TYPE_NAMES.get(type(value), type(value).__name__)
+
+
+def _json_or_none(response: requests.Response) -> Any:
+    try:
+        return json.loads(response.content)
+    except (ValueError, UnicodeDecodeError):
+        return None
+
+
+def _excerpt(response: requests.Response) -> str:
+    text = response.content[:200].decode("utf-8", errors="replace").strip()
+    return repr(text) if text else "empty body"
+
+
+def _reason(error: requests.RequestException) -> str:
+    """The socket-level reason ("Connection refused") when there is one; requests' own text is a paragraph."""
+    cause = _os_cause(error)
+    return _os_reason(cause) if cause is not None else " ".join(str(error).split())
+
+
+def _os_cause(error: BaseException) -> OSError | None:
+    """The innermost OSError of the standard library under requests' and urllib3's wrappers."""
+    found = None
+    stack: list[BaseException] = [error]
+    seen: set[int] = set()
+    while stack:
+        current = stack.pop()
+        if id(current) in seen:
+            continue
+        seen.add(id(current))
+        if isinstance(current, OSError) and not type(current).__module__.startswith(("requests", "urllib3")):
+            found = current
+        nested = [getattr(current, "reason", None), current.__cause__, current.__context__, *current.args]
+        stack.extend(item for item in nested if isinstance(item, BaseException))
+    return found
+
+
+def _os_reason(error: BaseException) -> str:
+    return getattr(error, "strerror", None) or str(error)

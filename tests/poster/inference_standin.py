@@ -1,0 +1,224 @@
+"""A stand-in for TorchServe serving a lorecast `.mar`, for the client's tests: no Java, no model, answers at once.
+
+It follows contract 5 (see poster/inference.py) closely enough to catch a client that breaks it:
+- `POST /predictions/<model>` only; another path gets TorchServe's 404 ModelNotFoundException.
+- Token auth as TorchServe does it: without `Authorization: Bearer <key>`, 400 InvalidKeyException (key=None turns
+  auth off).
+- Minimal validation of the body, 400 {"error": "one line"}: Content-Type application/json, a JSON object, known
+  field names, n an integer in 1..16, not both seed and prompt.
+- A 200 with every response field, texts made from the seed word; an unknown seed word is mapped to the closest
+  of `WORDS`; `survivors` caps how many texts "pass the filters".
+
+Faults, injected in order and each used by one authorized request: `Answer(status, body)` answers that instead,
+`Delay(seconds)` answers normally that late, `Drop()` closes the connection without an answer.
+
+    with StandIn(key="k3y") as standin:
+        standin.inject(Answer(503, {...}), times=2)
+        InferenceClient(standin.endpoint, key="k3y").generate(n=2)
+        standin.received     # every request as it arrived, authorized or not
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+import sys
+import threading
+from collections import deque
+from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+MODEL = "lorecast"
+WORDS = ("kernel", "daemon", "hacker", "wizard")
+FIELDS = frozenset({
+    "n", "seed", "prompt", "max_new_tokens", "temperature", "top_k", "top_p", "typical_p", "mirostat",
+    "candidates", "min_novelty", "rng_seed",
+})
+REJECT_REASONS = ("sentence_end", "length", "blocklist", "toxicity", "novelty", "duplicate")
+DEFAULT_RNG_SEED = 4242  # what the real handler draws at random when the request has none
+INVALID_KEY = {
+    "code": 400, "type": "InvalidKeyException",
+    "message": "Token Authorization failed. Token either incorrect, expired, or not provided correctly",
+}
+NO_WORKER = {
+    "code": 503, "type": "ServiceUnavailableException",
+    "message": f'Model "{MODEL}" has no worker to serve inference request. '
+               "Please use scale workers API to add workers.",
+}
+
+
+@dataclass(frozen=True)
+class Answer:
+    status: int
+    body: Any  # a str is sent as is, anything else as JSON
+
+
+@dataclass(frozen=True)
+class Delay:
+    seconds: float
+
+
+@dataclass(frozen=True)
+class Drop:
+    pass
+
+
+@dataclass(frozen=True)
+class Received:
+    client_port: int  # the same port for two requests: the client kept its connection alive
+    path: str
+    headers: dict[str, str]
+    body: bytes
+
+    def json(self) -> Any:
+        return json.loads(self.body)
+
+
+class StandIn:
+    def __init__(self, key: str | None = "s3cr3tK3y") -> None:
+        self.key = key
+        self.survivors: int | None = None  # at most this many texts per request; None: all n
+        self.received: list[Received] = []
+        self._faults: deque[Answer | Delay | Drop] = deque()
+        self._lock = threading.Lock()
+        self._stopping = threading.Event()
+        self._server = _Server(("127.0.0.1", 0), _Handler)
+        self._server.standin = self  # type: ignore[attr-defined]
+        # A short poll interval: shutdown() waits up to one interval, and every test stops a server.
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, kwargs={"poll_interval": 0.02}, name="inference-standin", daemon=True
+        )
+
+    @property
+    def url(self) -> str:
+        host, port = self._server.server_address[:2]
+        return f"http://{host}:{port}"
+
+    @property
+    def endpoint(self) -> str:
+        return f"{self.url}/predictions/{MODEL}"
+
+    def inject(self, fault: Answer | Delay | Drop, times: int = 1) -> None:
+        with self._lock:
+            self._faults.extend([fault] * times)
+
+    def __enter__(self) -> StandIn:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self._stopping.set()  # wakes a Delay that is still waiting
+        self._server.shutdown()
+        self._server.server_close()
+        self._thread.join()
+
+    def _next_fault(self) -> Answer | Delay | Drop | None:
+        with self._lock:
+            return self._faults.popleft() if self._faults else None
+
+    def _record(self, received: Received) -> None:
+        with self._lock:
+            self.received.append(received)
+
+    def _authorized(self, headers: dict[str, str]) -> bool:
+        return self.key is None or headers.get("authorization") == f"Bearer {self.key}"
+
+    def _respond(self, path: str, headers: dict[str, str], body: bytes) -> Answer:
+        """The answer without faults: TorchServe's frontend checks first, then the handler's."""
+        if not self._authorized(headers):
+            return Answer(400, INVALID_KEY)
+        if path != f"/predictions/{MODEL}":
+            name = path.rsplit("/", 1)[-1]
+            return Answer(404, {"code": 404, "type": "ModelNotFoundException", "message": f"Model not found: {name}"})
+        if headers.get("content-type") != "application/json":
+            return Answer(400, {"error": "Content-Type must be application/json"})
+        try:
+            request = json.loads(body)
+        except ValueError:
+            return Answer(400, {"error": "the body is not JSON"})
+        problem = _problem(request)
+        if problem:
+            return Answer(400, {"error": problem})
+        return Answer(200, self._generation(request))
+
+    def _generation(self, request: dict[str, Any]) -> dict[str, Any]:
+        n, per_text = request.get("n", 1), request.get("candidates", 4)
+        rng_seed = request.get("rng_seed", DEFAULT_RNG_SEED)
+        prompt, seed_requested = request.get("prompt"), request.get("seed")
+        if prompt is not None:
+            seed = None
+        elif seed_requested is not None:
+            seed = difflib.get_close_matches(seed_requested, WORDS, n=1, cutoff=0.0)[0]
+        else:
+            seed = WORDS[rng_seed % len(WORDS)]
+        start = prompt if prompt is not None else seed
+        kept = n if self.survivors is None else min(n, self.survivors)
+        rejected = dict.fromkeys(REJECT_REASONS, 0)
+        rejected["novelty"] = n * per_text - kept if kept < n else 0
+        texts = [
+            {"text": f"{start} text {index} of run {rng_seed}.", "seed": seed, "score": -1.0 - index / 10,
+             "logprob": -1.0 - index / 10, "novelty": 0.5}
+            for index in range(kept)
+        ]
+        return {
+            "texts": texts, "seed": seed, "seed_requested": seed_requested, "prompt": prompt, "rng_seed": rng_seed,
+            "ranked_by": "logprob", "candidates": n * per_text, "rejected": rejected, "missing": n - kept,
+            "batch_size": 1,
+        }
+
+
+def _problem(request: Any) -> str | None:
+    if not isinstance(request, dict):
+        return "the body must be a JSON object"
+    unknown = sorted(set(request) - FIELDS)
+    if unknown:
+        return f"unknown field {unknown[0]!r}"
+    n = request.get("n", 1)
+    if isinstance(n, bool) or not isinstance(n, int) or not 1 <= n <= 16:
+        return f"n must be an integer from 1 to 16, got {n!r}"
+    if "seed" in request and "prompt" in request:
+        return "seed and prompt cannot both be given"
+    return None
+
+
+class _Server(ThreadingHTTPServer):
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        # A client that gave up waiting (a Delay past its timeout) is expected here, not an error.
+        if not isinstance(sys.exc_info()[1], ConnectionError):
+            super().handle_error(request, client_address)
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"  # keep-alive, as TorchServe
+    timeout = 5  # an idle kept-alive connection ends its thread
+
+    def do_POST(self) -> None:
+        standin: StandIn = self.server.standin  # type: ignore[attr-defined]
+        body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+        headers = {name.lower(): value for name, value in self.headers.items()}
+        standin._record(Received(self.client_address[1], self.path, headers, body))
+        answer = standin._respond(self.path, headers, body)
+        fault = standin._next_fault() if standin._authorized(headers) else None
+        if isinstance(fault, Drop):
+            self.close_connection = True
+            return
+        if isinstance(fault, Delay):
+            if standin._stopping.wait(fault.seconds):
+                self.close_connection = True
+                return
+        elif isinstance(fault, Answer):
+            answer = fault
+        self._send(answer)
+
+    def _send(self, answer: Answer) -> None:
+        text = answer.body if isinstance(answer.body, str) else json.dumps(answer.body)
+        payload = text.encode("utf-8")
+        self.send_response(answer.status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(payload)))
+        self.end_headers()
+        self.wfile.write(payload)
+
+    def log_message(self, format: str, *args: Any) -> None:  # keep test output clean
+        pass
