@@ -13,6 +13,9 @@ import click
 
 from dataset.commands import dataset_group
 from dataset.errors import LorecastError
+from poster.commands.generate import generate_command
+from serve_handler.commands.archive import archive_command
+from serve_handler.commands.serve import serve_group
 from trainer.commands import train_group
 
 
@@ -27,6 +30,9 @@ def cli() -> None:
       lorecast dataset inspect CORPUS_DIR -o REPORT     HTML report with charts
       lorecast train generator --corpus CORPUS_DIR -o MODEL_DIR
       lorecast train sample --model MODEL_DIR -n 20     a quick local look at the model
+      lorecast archive --model MODEL_DIR --corpus CORPUS_DIR -o model_store/NAME.mar
+      lorecast serve start                              a local TorchServe with token auth
+      lorecast generate -n 5                            ask TorchServe for texts
 
     Run any subcommand with --help for its options.
     """
@@ -34,12 +40,16 @@ def cli() -> None:
 
 cli.add_command(dataset_group)
 cli.add_command(train_group)
+cli.add_command(archive_command)
+cli.add_command(serve_group)
+cli.add_command(generate_command)
 
 
 def main() -> None:
     """Console-script entry: user errors become one line on stderr and exit status 1."""
     try:
-        cli.main(standalone_mode=False)
+        # Without standalone mode click returns the code of `ctx.exit(code)` instead of exiting with it.
+        code = cli.main(standalone_mode=False)
     except click.exceptions.Abort:
         click.echo("Aborted.", err=True)
         sys.exit(130)
@@ -51,3 +61,4 @@ def main() -> None:
         sys.exit(1)
     except click.exceptions.Exit as done:
         sys.exit(done.exit_code)
+    sys.exit(code if isinstance(code, int) else 0)
