@@ -65,7 +65,7 @@ def archive_command(ctx: click.Context, check_path: Path | None, **options) -> N
 
     The archive holds the handler, the serve_handler package, the generator, the seed words, the training
     sentences (for novelty), the blocklist, model-config.yaml and lorecast-archive.json (sha256 of every file and
-    what went in). Serve it with: torchserve --start --model-store model_store --models NAME.mar
+    what went in). Serve it with: lorecast serve start --models NAME.mar
     """
     given = [_option_name(ctx, name) for name in options
              if ctx.get_parameter_source(name) is not ParameterSource.DEFAULT]
