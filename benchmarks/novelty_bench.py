@@ -22,6 +22,7 @@ import json
 import random
 import time
 from collections import defaultdict
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 from rapidfuzz import process
@@ -112,6 +113,33 @@ def measure(sentences: list[str], candidates: list[str]) -> dict[str, float]:
     }
 
 
+def run(sizes: Iterable[int], candidates: int, seed: int) -> Iterator[tuple[int, dict[str, float]]]:
+    """(size, `measure` of it) per corpus size, in order; one random stream across sizes, so `seed` fixes all."""
+    rng = random.Random(seed)
+    chain = bigram_chain(JARGON)
+    vocabulary = sorted({word for followers in chain.values() for word in followers if word != END})
+    for size in sizes:
+        sentences = corpus(chain, size, rng)
+        copies = [near_copy(rng.choice(sentences), vocabulary, rng) for _ in range(candidates // 2)]
+        known = set(sentences)
+        novel: list[str] = []
+        while len(novel) < candidates - len(copies):
+            text = sentence(chain, rng)
+            if len(text.split()) >= 5 and text not in known:
+                novel.append(text)
+        yield size, measure(sentences, copies + novel)
+
+
+def format_row(size: int, result: dict[str, float]) -> str:
+    """One line under HEADER."""
+    return (
+        f"{size:>10} {result['build_s']:>8.2f} {result['index_us']:>9.0f} {result['scan_us']:>10.0f}"
+        f" {result['scan_us'] / result['index_us']:>8.0f}x {result['missed']:>7}"
+        f" {result['worst_miss']:>10.3f} {result['copy_similarity']:>10.3f}"
+        f" {result['novel_similarity']:>10.3f}"
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -121,26 +149,9 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0, help="seed of the generated corpus and candidates")
     args = parser.parse_args()
 
-    rng = random.Random(args.seed)
-    chain = bigram_chain(JARGON)
-    vocabulary = sorted({word for followers in chain.values() for word in followers if word != END})
     print(HEADER)
-    for size in (int(value) for value in args.sizes.split(",")):
-        sentences = corpus(chain, size, rng)
-        copies = [near_copy(rng.choice(sentences), vocabulary, rng) for _ in range(args.candidates // 2)]
-        known = set(sentences)
-        novel: list[str] = []
-        while len(novel) < args.candidates - len(copies):
-            text = sentence(chain, rng)
-            if len(text.split()) >= 5 and text not in known:
-                novel.append(text)
-        result = measure(sentences, copies + novel)
-        print(
-            f"{size:>10} {result['build_s']:>8.2f} {result['index_us']:>9.0f} {result['scan_us']:>10.0f}"
-            f" {result['scan_us'] / result['index_us']:>8.0f}x {result['missed']:>7}"
-            f" {result['worst_miss']:>10.3f} {result['copy_similarity']:>10.3f}"
-            f" {result['novel_similarity']:>10.3f}"
-        )
+    for size, result in run((int(value) for value in args.sizes.split(",")), args.candidates, args.seed):
+        print(format_row(size, result))
 
 
 if __name__ == "__main__":
