@@ -3,7 +3,8 @@
 Not imported inside the TorchServe worker. POSIX only: TorchServe runs as `torchserve --start --foreground` in
 a session of its own, so the launcher, the JVM and the Python workers share one process group, and stop()
 signals that group as a whole (SIGTERM, then SIGKILL after a timeout). Windows has no process groups; there
-users run `torchserve --start` themselves.
+users run `torchserve --start` themselves. The pieces it uses: torchserve_config.py (the run's config.properties,
+free ports), torchserve_logs.py (one-line errors from the console log) and process_group.py.
 
 One instance per run dir, which holds all of it:
 
@@ -24,9 +25,7 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -35,9 +34,10 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-import psutil
-
 from dataset.errors import LorecastError
+from serve_handler.process_group import group_members, is_torchserve, require_process_groups, signal_group
+from serve_handler.torchserve_config import api_urls, isolated_addresses, merge_properties, parse_properties
+from serve_handler.torchserve_logs import WORKER_DIED, describe_failure, first_worker_failure, problem_lines
 
 DEFAULT_CONFIG = Path(__file__).resolve().parent.parent / "config.properties"
 RUN_CONFIG = "config.properties"
@@ -45,28 +45,8 @@ CONSOLE_LOG = "torchserve.log"
 KEY_FILE = "key_file.json"
 STATE_FILE = "lorecast-serve.json"
 
-# TorchServe's own defaults, for a base config that leaves an address out.
-_DEFAULT_ADDRESSES = {
-    "inference_address": "http://127.0.0.1:8080",
-    "management_address": "http://127.0.0.1:8081",
-    "metrics_address": "http://127.0.0.1:8082",
-}
-_GRPC_PORT_KEYS = ("grpc_inference_port", "grpc_management_port")
-
 # Every call goes to 127.0.0.1: an http_proxy in the environment must not capture it.
 _HTTP = urllib.request.build_opener(urllib.request.ProxyHandler({}))
-
-# A worker's line in the console log: "<time> [INFO ] W-9000-<model>_<version>-stdout MODEL_LOG - <message>".
-_WORKER_LINE = re.compile(r"\] W-\d+-(?P<model>.+)_[^_\s]+-std(?:out|err) MODEL_LOG - (?P<message>.*)$")
-_WORKER_DIED = "Backend worker process died."
-_EXCEPTION_LINE = re.compile(r"^[A-Za-z_][\w.]*(?:Error|Exception|Exit|Interrupt)\b")
-_TRACEBACK_FRAME = re.compile(r'^File "(?P<file>[^"]+)", line (?P<line>\d+), in (?P<function>\S+)')
-# Console lines worth quoting when TorchServe exits during start (Java exceptions, launcher complaints) ...
-_PROBLEM_LINE = re.compile(r"Exception|Error|failed|not found|already running|Invalid|Missing")
-# ... except the start-up probes for GPU tools, which fail on every CPU host, and the interrupt Java logs while
-# it shuts down after the real error.
-_NOISE_LINE = re.compile(r"nvidia-smi|xpu-smi|InterruptedException")
-_LOG_PREFIX = re.compile(r"^\S+ \[\w+\s*\] \S+ ")
 
 
 class LocalTorchServe:
@@ -145,7 +125,7 @@ class LocalTorchServe:
 
     def start(self) -> None:
         """Write the run dir's config and launch TorchServe; returns at once (see wait_ready)."""
-        _require_process_groups()
+        require_process_groups()
         if self.pid is not None:
             raise LorecastError(f"{self.run_dir}: this TorchServe was already started (pid {self.pid})")
         earlier = LocalTorchServe.attach(self.run_dir)
@@ -161,9 +141,7 @@ class LocalTorchServe:
         if self.isolated:
             _check_socket_path(self.run_dir)
         properties = self._write_run_config()
-        self.inference_url, self.management_url, self.metrics_url = (
-            (properties.get(key) or default).rstrip("/") for key, default in _DEFAULT_ADDRESSES.items()
-        )
+        self.inference_url, self.management_url, self.metrics_url = api_urls(properties)
         # A key file left by an earlier run would pass for this run's.
         self.key_file.unlink(missing_ok=True)
         self._process = self._launch()
@@ -182,7 +160,7 @@ class LocalTorchServe:
             while True:
                 if not self._alive():
                     raise LorecastError(
-                        f"TorchServe exited during start: {_problem_lines(self._console_text())} "
+                        f"TorchServe exited during start: {problem_lines(self._console_text())} "
                         f"(log: {self.console_log})"
                     )
                 failure = self._worker_failure()
@@ -210,11 +188,11 @@ class LocalTorchServe:
         `timeout`. Removes the run dir's record and key file. Does nothing when nothing was started."""
         if self.pid is None:
             return
-        _require_process_groups()
+        require_process_groups()
         if self.running:
-            _signal_group(self.pid, signal.SIGTERM)
+            signal_group(self.pid, signal.SIGTERM)
             if not self._wait_group_gone(timeout):
-                _signal_group(self.pid, signal.SIGKILL)
+                signal_group(self.pid, signal.SIGKILL)
                 self._wait_group_gone(10.0)
         (self.run_dir / STATE_FILE).unlink(missing_ok=True)
         self.key_file.unlink(missing_ok=True)
@@ -228,7 +206,7 @@ class LocalTorchServe:
             return False
         if self._process is not None:
             self._process.poll()  # reap the launcher, so that it does not linger as a zombie group member
-        return any(_is_torchserve(process) for process in _group_members(self.pid))
+        return any(is_torchserve(process) for process in group_members(self.pid))
 
     @classmethod
     def attach(cls, run_dir: str | os.PathLike[str]) -> LocalTorchServe | None:
@@ -258,14 +236,9 @@ class LocalTorchServe:
     def model_workers(self) -> dict[str, list[str]]:
         """Each registered model's name and the statuses of its workers ("READY", ...), from the management API."""
         key = self.management_key
-        listed = _get_json(f"{self.management_url}/models?limit=1000", key)["models"]
         return {
-            entry["modelName"]: [
-                worker["status"]
-                for version in _get_json(f"{self.management_url}/models/{entry['modelName']}", key)
-                for worker in version["workers"]
-            ]
-            for entry in listed
+            entry["modelName"]: self._worker_statuses(entry["modelName"], key)
+            for entry in self._registered_models(key)
         }
 
     # -- internals --------------------------------------------------------------------------------------------
@@ -294,15 +267,11 @@ class LocalTorchServe:
             "load_models": "ALL" if self.models == "all" else ",".join(self._model_files),
         }
         if self.isolated:
-            ports = _free_ports(len(_DEFAULT_ADDRESSES) + len(_GRPC_PORT_KEYS))
-            for key, port in zip(_DEFAULT_ADDRESSES, ports):
-                overrides[key] = f"http://127.0.0.1:{port}"
-            for key, port in zip(_GRPC_PORT_KEYS, ports[len(_DEFAULT_ADDRESSES):]):
-                overrides[key] = str(port)
+            overrides.update(isolated_addresses())
         base = self.config.read_text(encoding="utf-8")
-        text = _merge_properties(base, overrides, f"{self.config.resolve()}")
+        text = merge_properties(base, overrides, f"{self.config.resolve()}")
         (self.run_dir / RUN_CONFIG).write_text(text, encoding="utf-8")
-        return _parse_properties(text)
+        return parse_properties(text)
 
     def _launch(self) -> subprocess.Popen[bytes]:
         # The venv's own launcher: it runs the workers with this same Python (sys.executable).
@@ -364,8 +333,7 @@ class LocalTorchServe:
     def _pending_models(self) -> list[str]:
         """What still keeps the models from being READY; empty when all are."""
         key = self.management_key
-        listed = _get_json(f"{self.management_url}/models?limit=1000", key)["models"]
-        names_by_file = {entry["modelUrl"]: entry["modelName"] for entry in listed}
+        names_by_file = {entry["modelUrl"]: entry["modelName"] for entry in self._registered_models(key)}
         pending, names = [], []
         for file_name in self._model_files:
             name = names_by_file.get(file_name)
@@ -373,43 +341,43 @@ class LocalTorchServe:
                 pending.append(f"{file_name} not registered")
                 continue
             names.append(name)
-            statuses = [
-                worker["status"]
-                for version in _get_json(f"{self.management_url}/models/{name}", key)
-                for worker in version["workers"]
-            ]
+            statuses = self._worker_statuses(name, key)
             ready = statuses.count("READY")
             if not statuses or ready < len(statuses):
                 pending.append(f"{name}: {ready}/{len(statuses)} workers READY")
         self.model_names = names
         return pending
 
+    def _registered_models(self, key: str) -> list[dict[str, Any]]:
+        """The registered models as the management API lists them ({"modelName", "modelUrl"} each)."""
+        return _get_json(f"{self.management_url}/models?limit=1000", key)["models"]
+
+    def _worker_statuses(self, model_name: str, key: str) -> list[str]:
+        """The statuses of the model's workers ("READY", ...), over all its versions."""
+        return [
+            worker["status"]
+            for version in _get_json(f"{self.management_url}/models/{model_name}", key)
+            for worker in version["workers"]
+        ]
+
     def _worker_failure(self) -> str | None:
         """A one-line account of the first worker that died, from the console log; None while none has."""
-        failure = _first_worker_failure(self._console_text())
-        if failure is None or failure[1] != _WORKER_DIED:
-            return _describe_failure(failure)
+        failure = first_worker_failure(self._console_text())
+        if failure is None or failure[1] != WORKER_DIED:
+            return describe_failure(failure)
         # The traceback may land just after the "died" line; give it a moment.
         time.sleep(0.5)
-        return _describe_failure(_first_worker_failure(self._console_text()))
+        return describe_failure(first_worker_failure(self._console_text()))
 
     def _wait_group_gone(self, timeout: float) -> bool:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self._process is not None:
                 self._process.poll()
-            if not _group_members(self.pid):
+            if not group_members(self.pid):
                 return True
             time.sleep(0.1)
         return False
-
-
-def _require_process_groups() -> None:
-    if not hasattr(os, "killpg"):
-        raise LorecastError(
-            "lorecast serve needs POSIX process groups, which this system (Windows) lacks: run "
-            "`torchserve --start --ts-config config.properties` directly instead (see README)"
-        )
 
 
 def _check_socket_path(run_dir: Path) -> None:
@@ -423,116 +391,7 @@ def _check_socket_path(run_dir: Path) -> None:
         )
 
 
-def _free_ports(count: int) -> list[int]:
-    """Ports free on 127.0.0.1 right now; all sockets stay open until the last is picked, so they differ."""
-    sockets = []
-    try:
-        for _ in range(count):
-            sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-            sock.bind(("127.0.0.1", 0))
-            sockets.append(sock)
-        return [sock.getsockname()[1] for sock in sockets]
-    finally:
-        for sock in sockets:
-            sock.close()
-
-
-def _parse_properties(text: str) -> dict[str, str]:
-    """key=value lines, as TorchServe's launcher reads them (a comment line starts with '#')."""
-    properties = {}
-    for line in text.splitlines():
-        line = line.strip()
-        if line and not line.startswith("#") and "=" in line:
-            key, value = line.split("=", 1)
-            properties[key.strip()] = value.strip()
-    return properties
-
-
-def _merge_properties(base: str, overrides: dict[str, str], base_name: str) -> str:
-    """The base text with the overridden keys' lines dropped and the overrides appended."""
-    kept = [
-        line
-        for line in base.splitlines()
-        if line.strip().startswith("#") or line.split("=", 1)[0].strip() not in overrides
-    ]
-    return "\n".join(
-        [f"# Written by lorecast from {base_name}; edit that file, not this one.", *kept, "",
-         "# This run's overrides:", *(f"{key}={value}" for key, value in overrides.items()), ""]
-    )
-
-
 def _get_json(url: str, key: str, timeout: float = 5.0) -> Any:
     request = urllib.request.Request(url, headers={"Authorization": f"Bearer {key}"})
     with _HTTP.open(request, timeout=timeout) as response:
         return json.load(response)
-
-
-def _first_worker_failure(console: str) -> tuple[str, str, str | None] | None:
-    """(model, the first exception line of its worker's output, the traceback frame just before it) for the
-    first model whose worker died, or None. The "died" line may come before the traceback it explains."""
-    messages: dict[str, list[str]] = {}
-    died: list[str] = []
-    for line in console.splitlines():
-        match = _WORKER_LINE.search(line)
-        if match is None:
-            continue
-        model, message = match["model"], match["message"].strip()
-        messages.setdefault(model, []).append(message)
-        if message == _WORKER_DIED and model not in died:
-            died.append(model)
-    if not died:
-        return None
-    frame = None
-    for message in messages[died[0]]:
-        if _TRACEBACK_FRAME.match(message):
-            # Frames inside "<frozen importlib._bootstrap>" and the like say nothing about the model.
-            frame = frame if message.startswith('File "<') else message
-        elif _EXCEPTION_LINE.match(message):
-            return died[0], message, frame
-    return died[0], _WORKER_DIED, None
-
-
-def _describe_failure(failure: tuple[str, str, str | None] | None) -> str | None:
-    if failure is None:
-        return None
-    model, reason, frame = failure
-    where = ""
-    if frame is not None:
-        parts = _TRACEBACK_FRAME.match(frame)
-        where = f" (at {Path(parts['file']).name}:{parts['line']} in {parts['function']})"
-    return f"TorchServe could not load model '{model}': {reason}{where}"
-
-
-def _problem_lines(console: str, count: int = 3) -> str:
-    """The last few console lines that name a problem (or simply the last few), joined into one line."""
-    lines = [_LOG_PREFIX.sub("", line).strip() for line in console.splitlines() if line.strip()]
-    problems = [line for line in lines if _PROBLEM_LINE.search(line) and not _NOISE_LINE.search(line)]
-    chosen = (problems or lines)[-count:]
-    return " | ".join(chosen) or "no output"
-
-
-def _group_members(pgid: int) -> list[psutil.Process]:
-    """The live processes of a process group (zombies do not count: they wait only to be reaped)."""
-    members = []
-    for process in psutil.process_iter(["status"]):
-        try:
-            if process.info["status"] != psutil.STATUS_ZOMBIE and os.getpgid(process.pid) == pgid:
-                members.append(process)
-        except OSError:
-            continue
-    return members
-
-
-def _is_torchserve(process: psutil.Process) -> bool:
-    try:
-        command = " ".join(process.cmdline())
-    except psutil.Error:
-        return False
-    return any(mark in command for mark in ("torchserve", "org.pytorch.serve.ModelServer", "model_service_worker"))
-
-
-def _signal_group(pgid: int, signal_number: int) -> None:
-    try:
-        os.killpg(pgid, signal_number)
-    except ProcessLookupError:
-        pass

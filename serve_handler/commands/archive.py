@@ -1,7 +1,7 @@
 """`lorecast archive`: pack a model dir, a corpus dir and blocklists into a TorchServe `.mar`, or check one.
 
-The build and check logic lives in serve_handler/archive.py, imported inside the command so that `lorecast --help`
-does not load yaml or the archiver.
+The build logic lives in serve_handler/archive.py and the check in serve_handler/archive_check.py, imported inside
+the command so that `lorecast --help` does not load yaml or the archiver.
 """
 
 from __future__ import annotations
@@ -86,7 +86,8 @@ def _build(model_dir: Path | None, corpus_dir: Path | None, output: Path | None,
            selector_dir: Path | None, blocklists: tuple[Path, ...], batch_size: int, max_batch_delay: int,
            workers: int, response_timeout: int, familiar_words: int, min_chars: int, max_chars: int,
            toxicity_threshold: float, force: bool) -> None:
-    from serve_handler.archive import ServingOptions, build_archive, format_size, read_archive_manifest
+    from serve_handler.archive import ServingOptions, build_archive, format_size
+    from serve_handler.archive_check import read_archive_manifest
 
     missing = [flag for flag, value in (("--model", model_dir), ("--corpus", corpus_dir), ("-o", output))
                if value is None]
@@ -112,7 +113,7 @@ def _build(model_dir: Path | None, corpus_dir: Path | None, output: Path | None,
 
 
 def _check(path: Path) -> None:
-    from serve_handler.archive import check_archive
+    from serve_handler.archive_check import check_archive
 
     report = check_archive(path)
     for entry in sorted(report.entries, key=lambda entry: entry.path):

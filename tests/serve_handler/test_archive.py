@@ -16,11 +16,11 @@ import pytest
 import yaml
 
 import serve_handler
-from dataset.cli import main
 from dataset.corpus import content_hash, load_corpus
 from dataset.errors import LorecastError
 from serve_handler import archive, layout
-from serve_handler.archive import ServingOptions, build_archive, check_archive
+from serve_handler.archive import ServingOptions, build_archive
+from serve_handler.archive_check import check_archive
 from serve_handler.settings import HandlerSettings
 from trainer.model_dir import TrainingResult, read_metadata, write_metadata
 
