@@ -39,7 +39,7 @@ class SeedWords:
     def __len__(self) -> int:
         return len(self._words)
 
-    def random(self, rng: random.Random) -> str:
+    def draw(self, rng: random.Random) -> str:
         return rng.choice(self._familiar)
 
     def closest(self, word: str) -> str:

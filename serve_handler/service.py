@@ -141,7 +141,7 @@ class GenerationService:
         if request.seed is not None:
             word = self.seeds.closest(request.seed)
             return _Start(word, word, request.seed)
-        word = self.seeds.random(random.Random(f"lorecast-seed:{request.rng_seed}"))
+        word = self.seeds.draw(random.Random(f"lorecast-seed:{request.rng_seed}"))
         return _Start(word, word, None)
 
     def _response(
