@@ -6,12 +6,13 @@ lorecast `.mar`.
     for text in generation.texts: print(text.text, text.score)
 
 Request: a JSON object of the fields in serve_handler/request_schema.json (n, seed | prompt, max_new_tokens,
-temperature, top_k, top_p, typical_p, mirostat {tau, eta}, candidates, min_novelty, rng_seed), sent as
+temperature, top_k, top_p, typical_p, mirostat {tau, eta}, candidates, min_novelty, explore, rng_seed), sent as
 `Content-Type: application/json`. Only the fields given are sent and a field given as None is left out: the
 server owns the defaults and the validation (a bad field comes back as a 400 with a one-line reason).
 
 Response (200), read into a `Generation`:
-    {"texts": [{"text": str, "seed": str|null, "score": number, "logprob": number, "novelty": number}, ...],
+    {"texts": [{"text": str, "seed": str|null, "score": number, "logprob": number, "novelty": number,
+                "exploratory": bool}, ...],
      "seed": str|null, "seed_requested": str|null, "prompt": str|null, "rng_seed": int, "ranked_by": str,
      "candidates": int, "rejected": {reason: int, ...}, "missing": int, "batch_size": int}
 Every field above must be there with its type, so a wrong endpoint or contract fails loudly; extra fields are
@@ -63,11 +64,12 @@ class GeneratedText:
     score: float  # what the texts were ranked by (Generation.ranked_by)
     logprob: float  # mean token log-probability
     novelty: float  # 1 - similarity to the nearest training sentence
+    exploratory: bool  # picked at random from lower-ranked candidates (the request's `explore`)
 
 
 @dataclass(frozen=True)
 class Generation:
-    texts: list[GeneratedText]  # best first
+    texts: list[GeneratedText]  # best first, but for exploratory picks
     seed: str | None  # the seed word used; None when the request gave a prompt
     seed_requested: str | None  # the seed word asked for; differs from seed when it was mapped to a known word
     prompt: str | None
@@ -265,6 +267,7 @@ def _read_generation(document: Any) -> Generation:
                 score=float(_field(item, "score", (int, float), where)),
                 logprob=float(_field(item, "logprob", (int, float), where)),
                 novelty=float(_field(item, "novelty", (int, float), where)),
+                exploratory=_field(item, "exploratory", bool, where),
             )
         )
     rejected = _field(document, "rejected", dict)
@@ -291,7 +294,7 @@ def _field(obj: dict[str, Any], name: str, types: type | tuple[type, ...], where
         raise ValueError(f'"{where}{name}" is missing')
     value = obj[name]
     types = types if isinstance(types, tuple) else (types,)
-    if isinstance(value, bool) or not isinstance(value, types):  # JSON true is no number
+    if (isinstance(value, bool) and bool not in types) or not isinstance(value, types):  # JSON true is no number
         wanted = " or ".join(_JSON_TYPE_NAMES[kind] for kind in types)
         raise ValueError(f'"{where}{name}" is {_json_type(value)}, not {wanted}')
     return value

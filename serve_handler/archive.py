@@ -216,8 +216,10 @@ def _check_output(output: Path, force: bool) -> None:
 
 
 def _selector_files(directory: Path) -> list[Path]:
-    """The top-level files of a selector dir. Contract 3 is still open: for now it must hold a JSON config and
-    safetensors weights, and a pickle anywhere in it is refused."""
+    """The files of a selector dir (contract 3, serve_handler/selector.py), once it has loaded as a selector; a
+    pickle anywhere in it is refused."""
+    from serve_handler.selector import CONFIG_FILE, WEIGHTS_FILE, Selector
+
     if not directory.is_dir():
         raise LorecastError(f"{directory}: not a selector dir (no such directory)")
     pickles = sorted(str(path.relative_to(directory)) for path in directory.rglob("*")
@@ -227,11 +229,14 @@ def _selector_files(directory: Path) -> list[Path]:
             f"{directory}: refusing pickle file(s) {', '.join(pickles)} (loading a pickle runs code; "
             "a selector dir holds safetensors weights and a JSON config)"
         )
-    files = sorted(path for path in directory.iterdir() if path.is_file() and not path.name.startswith("."))
-    for suffix, what in ((".json", "a JSON config"), (".safetensors", "safetensors weights")):
-        if not any(path.suffix == suffix for path in files):
-            raise LorecastError(f"{directory}: not a selector dir, no *{suffix} file ({what})")
-    return files
+    for name in (CONFIG_FILE, WEIGHTS_FILE):
+        if not (directory / name).is_file():
+            raise LorecastError(f"{directory}: not a selector dir, no {name} (see `lorecast train selector`)")
+    try:
+        Selector.load(directory)
+    except Exception as error:  # whatever the files hold, the worker would fail the same way at start
+        raise LorecastError(f"{directory}: not a loadable selector: {error}") from None
+    return [directory / CONFIG_FILE, directory / WEIGHTS_FILE]
 
 
 def _package_files(package: Path) -> list[Path]:

@@ -7,7 +7,8 @@ response's status and content type, and reports metrics.
 
 Metrics (Prometheus names on /metrics with `model_metrics_auto_detect=true`): LorecastBatchSize (gauge,
 requests per batch), LorecastCandidates (counter, candidates generated), LorecastRejected (counter, by
-Reason), LorecastBadRequests (counter, requests answered 400).
+Reason), LorecastBadRequests (counter, requests answered 400), LorecastBatchSeconds and LorecastRankingSeconds
+(counters: time in the handler's batches, and the part of it spent ranking, i.e. the selector's share).
 """
 
 from __future__ import annotations
@@ -62,5 +63,7 @@ class LorecastHandler(BaseHandler):
         metrics.add_metric("LorecastBatchSize", stats.batch_size, "count", metric_type=MetricTypes.GAUGE)
         metrics.add_counter("LorecastCandidates", stats.candidates)
         metrics.add_counter("LorecastBadRequests", stats.bad_requests)
+        metrics.add_counter("LorecastBatchSeconds", stats.seconds)
+        metrics.add_counter("LorecastRankingSeconds", stats.ranking_seconds)
         for reason, count in stats.rejected.items():
             metrics.add_counter("LorecastRejected", count, dimensions=[Dimension("Reason", reason)])

@@ -7,7 +7,7 @@ TorchServe extracts the archive and hands the handler that directory as `system_
     serve_handler/           this package, unflattened, so handler.py imports it absolutely
     generator/               the model dir (contract 2) without lorecast-training.json: config.json,
                              generation_config.json, model.safetensors, tokenizer.json, tokenizer_config.json
-    selector/                optional: the selector dir (contract 3)
+    selector/                optional: the selector dir (contract 3: selector.json, selector.safetensors)
     words.txt                seed words, "word<TAB>count" per line, most frequent first (the corpus's words.txt)
     novelty.txt              the training sentences (the corpus's train.txt); the novelty index is built from it
                              when the worker starts (plain text: no pickles)

@@ -84,6 +84,7 @@ class GenerationRequest:
     mirostat: Mirostat | None
     candidates: int
     min_novelty: float
+    explore: float
     rng_seed: int | None
 
 

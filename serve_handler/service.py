@@ -12,10 +12,11 @@ For the valid requests of a batch:
    word drawn from the request's own stream (so `rng_seed` fixes it too).
 3. One batched generation of every request's `n * candidates` candidates (engine.py).
 4. The filter chain over the whole batch (filters/), counting rejections per request and reason.
-5. The ranker scores the survivors; each request gets its best `n`, best first.
+5. The ranker (the selector when the archive has one) scores the survivors; each request gets `n` of them, the
+   best first, except that with probability `explore` per text a random lower-ranked one is taken (ranking.py).
 
 Response (200):
-    {"texts": [{"text", "seed", "score", "logprob", "novelty"}, ...],   best first, at most n
+    {"texts": [{"text", "seed", "score", "logprob", "novelty", "exploratory"}, ...],   in the order chosen, at most n
      "seed", "seed_requested", "prompt", "rng_seed", "ranked_by",
      "candidates": n * candidates generated, "rejected": {reason: count, ...}, "missing": n - len(texts),
      "batch_size": requests in this TorchServe batch}
@@ -27,6 +28,7 @@ from __future__ import annotations
 import dataclasses
 import random
 import secrets
+import time
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -42,9 +44,10 @@ from serve_handler.engine import Job, encode_prompt, generate_candidates
 from serve_handler.filters.base import Draft
 from serve_handler.filters.chain import FilterChain, default_chain
 from serve_handler.novelty import NoveltyIndex
-from serve_handler.ranking import LogprobRanker, Ranker
+from serve_handler.ranking import LogprobRanker, Ranker, SelectorRanker, choose
 from serve_handler.request import GenerationRequest, RequestError, parse_request
 from serve_handler.seeds import SeedWords
+from serve_handler.selector import Selector
 from serve_handler.settings import HandlerSettings
 
 _RNG_SEED_BITS = 63  # the schema's bound: 0 .. 2**63 - 1
@@ -56,6 +59,8 @@ class BatchStats:
     bad_requests: int
     candidates: int
     rejected: dict[str, int]
+    seconds: float  # the whole batch, parsing to responses
+    ranking_seconds: float  # of which scoring the survivors (the selector's forward pass, when there is one)
 
 
 @dataclass(frozen=True)
@@ -94,9 +99,10 @@ class GenerationService:
         blocklist = Blocklist(read_terms(archive_dir / layout.BLOCKLIST))
         novelty = NoveltyIndex.from_file(archive_dir / layout.NOVELTY_SENTENCES)
         return cls(model, tokenizer, seeds, default_chain(settings, blocklist, novelty),
-                   _ranker(archive_dir))
+                   _ranker(archive_dir, model, tokenizer))
 
     def serve(self, bodies: Sequence[tuple[object, str | None]]) -> tuple[list[dict[str, Any] | RequestError], BatchStats]:
+        started = time.perf_counter()
         answers: list[dict[str, Any] | RequestError] = []
         accepted: list[tuple[int, GenerationRequest, _Start]] = []  # (answer slot, request, start)
         jobs: list[Job] = []
@@ -120,19 +126,23 @@ class GenerationService:
             for candidate in per_request
         ]
         survivors, rejected = self.chain.run(drafts, requests)
+        ranking_started = time.perf_counter()
         scores = self.ranker.scores(survivors)
+        ranking_seconds = time.perf_counter() - ranking_started
 
-        ranked: list[list[tuple[float, Draft]]] = [[] for _ in accepted]
+        scored: list[list[tuple[float, Draft]]] = [[] for _ in accepted]
         for score, draft in zip(scores, survivors):
-            ranked[draft.request_index].append((score, draft))
+            scored[draft.request_index].append((score, draft))
         for index, (slot, request, start) in enumerate(accepted):
-            best = sorted(ranked[index], key=lambda pair: pair[0], reverse=True)[: request.n]
-            answers[slot] = self._response(request, start, best, rejected[index], len(bodies))
+            explorer = random.Random(f"lorecast-explore:{request.rng_seed}")
+            picks = choose(scored[index], request.n, request.explore, explorer)
+            answers[slot] = self._response(request, start, picks, rejected[index], len(bodies))
 
         totals: Counter[str] = Counter({reason: 0 for reason in self.chain.reasons})
         for counts in rejected:
             totals.update(counts)
-        stats = BatchStats(len(bodies), len(bodies) - len(accepted), len(drafts), dict(totals))
+        stats = BatchStats(len(bodies), len(bodies) - len(accepted), len(drafts), dict(totals),
+                           time.perf_counter() - started, ranking_seconds)
         return answers, stats
 
     def _start(self, request: GenerationRequest) -> _Start:
@@ -148,7 +158,7 @@ class GenerationService:
         self,
         request: GenerationRequest,
         start: _Start,
-        best: list[tuple[float, Draft]],
+        picks: list[tuple[float, Draft, bool]],
         rejected: dict[str, int],
         batch_size: int,
     ) -> dict[str, Any]:
@@ -160,8 +170,9 @@ class GenerationService:
                     "score": score,
                     "logprob": draft.mean_logprob,
                     "novelty": draft.novelty,
+                    "exploratory": exploratory,
                 }
-                for score, draft in best
+                for score, draft, exploratory in picks
             ],
             "seed": start.seed,
             "seed_requested": start.seed_requested,
@@ -170,7 +181,7 @@ class GenerationService:
             "ranked_by": self.ranker.name,
             "candidates": request.n * request.candidates,
             "rejected": rejected,
-            "missing": request.n - len(best),
+            "missing": request.n - len(picks),
             "batch_size": batch_size,
         }
 
@@ -181,9 +192,8 @@ def _with_rng_seed(request: GenerationRequest) -> GenerationRequest:
     return dataclasses.replace(request, rng_seed=secrets.randbits(_RNG_SEED_BITS))
 
 
-def _ranker(archive_dir: Path) -> Ranker:
-    if (archive_dir / layout.SELECTOR_DIR).exists():
-        # The selector (contract 3) arrives with its trainer; until then an archive with one is refused loudly
-        # rather than silently ranked by log-probability.
-        raise RuntimeError(f"{archive_dir / layout.SELECTOR_DIR}: this handler version cannot load a selector yet")
+def _ranker(archive_dir: Path, model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase) -> Ranker:
+    selector_dir = archive_dir / layout.SELECTOR_DIR
+    if selector_dir.exists():
+        return SelectorRanker(Selector.load(selector_dir, model.device), model, tokenizer)
     return LogprobRanker()

@@ -67,6 +67,9 @@ DEFAULT_ENDPOINT = "http://127.0.0.1:8080/predictions/lorecast"
 @click.option("--min-novelty", type=float, default=None,
               help="Drop candidates whose novelty (1 - similarity to the nearest training sentence) is "
                    "below this; 0 turns the check off (server default 0.25).")
+@click.option("--explore", type=float, default=None,
+              help="Probability, per text, of returning a random lower-ranked candidate instead of the best "
+                   "one left; the summary counts them (server default 0.1; 0 always returns the best).")
 @click.option("--rng-seed", type=int, default=None,
               help="Seed of the server's random generator: the same seed, options and model give the same "
                    "texts. Default: a random one, printed in the summary.")
@@ -128,6 +131,9 @@ def _summary(generation: Generation) -> list[str]:
         f"{sum(rejected.values())} rejected ({', '.join(f'{reason} {count}' for reason, count in rejected.items())})"
         if rejected else "none rejected"
     )
+    exploratory = sum(text.exploratory for text in generation.texts)
+    if exploratory:
+        counts += f"; {exploratory} exploratory (lower-ranked on purpose, --explore)"
     if generation.missing:
         counts += (
             f"; {generation.missing} missing: too few candidates passed the filters "

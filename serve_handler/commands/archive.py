@@ -27,7 +27,8 @@ _DEFAULTS = HandlerSettings()
               help="The .mar to write, e.g. model_store/NAME.mar; NAME (the file stem) is the TorchServe model "
                    "name. Its directory is created when missing.")
 @click.option("--selector", "selector_dir", type=click.Path(path_type=Path), metavar="SELECTOR_DIR",
-              help="Selector dir to include (a JSON config and safetensors weights; pickle files are refused).")
+              help="Selector dir to include (from `lorecast train selector`: selector.json and selector.safetensors); "
+                   "the handler then ranks candidates by it. It must load; pickle files are refused.")
 @click.option("--blocklist", "blocklists", multiple=True, type=click.Path(path_type=Path), metavar="FILE",
               help="File of blocked words and phrases, one per line, '#' starts a comment. Repeat to combine "
                    "several. Without it the archive's blocklist is empty.")

@@ -33,7 +33,7 @@ MODEL = "lorecast"
 WORDS = ("kernel", "daemon", "hacker", "wizard")
 FIELDS = frozenset({
     "n", "seed", "prompt", "max_new_tokens", "temperature", "top_k", "top_p", "typical_p", "mirostat",
-    "candidates", "min_novelty", "rng_seed",
+    "candidates", "min_novelty", "explore", "rng_seed",
 })
 REJECT_REASONS = ("sentence_end", "length", "blocklist", "toxicity", "novelty", "duplicate")
 DEFAULT_RNG_SEED = 4242  # what the real handler draws at random when the request has none
@@ -158,7 +158,7 @@ class StandIn:
         rejected["novelty"] = n * per_text - kept if kept < n else 0
         texts = [
             {"text": f"{start} text {index} of run {rng_seed}.", "seed": seed, "score": -1.0 - index / 10,
-             "logprob": -1.0 - index / 10, "novelty": 0.5}
+             "logprob": -1.0 - index / 10, "novelty": 0.5, "exploratory": False}
             for index in range(kept)
         ]
         return {

@@ -22,7 +22,8 @@ def client_for(standin: StandIn, **options) -> InferenceClient:
 
 def valid_body(**changes) -> dict:
     body = {
-        "texts": [{"text": "the kernel sleeps.", "seed": "kernel", "score": -1.5, "logprob": -1.5, "novelty": 0.4}],
+        "texts": [{"text": "the kernel sleeps.", "seed": "kernel", "score": -1.5, "logprob": -1.5, "novelty": 0.4,
+                   "exploratory": False}],
         "seed": "kernel", "seed_requested": None, "prompt": None, "rng_seed": 7, "ranked_by": "logprob",
         "candidates": 4, "rejected": {"length": 3}, "missing": 0, "batch_size": 2,
     }
@@ -219,6 +220,8 @@ def test_a_late_answer_within_the_timeout_arrives(standin):
         (valid_body(texts=[{"text": "a", "seed": None, "score": "high", "logprob": -1, "novelty": 0.5}]),
          '"texts[0].score" is a string, not an integer or a number'),
         (valid_body(texts=[{"text": "a", "seed": None, "score": 1, "logprob": -1}]), '"texts[0].novelty" is missing'),
+        (valid_body(texts=[{"text": "a", "seed": None, "score": 1, "logprob": -1, "novelty": 0.5,
+                            "exploratory": "no"}]), '"texts[0].exploratory" is a string, not a boolean'),
         (valid_body(rng_seed=True), '"rng_seed" is a boolean, not an integer'),
         (valid_body(seed=3), '"seed" is an integer, not a string or null'),
         (valid_body(rejected={"length": 1.5}), '"rejected.length" is a number, not an integer'),

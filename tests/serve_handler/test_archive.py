@@ -21,6 +21,7 @@ from dataset.errors import LorecastError
 from serve_handler import archive, layout
 from serve_handler.archive import ServingOptions, build_archive
 from serve_handler.archive_check import check_archive
+from serve_handler.selector import Calibration, Selector, SelectorHead
 from serve_handler.settings import HandlerSettings
 from trainer.model_dir import TrainingResult, read_metadata, write_metadata
 
@@ -35,8 +36,6 @@ PACKAGE = Path(serve_handler.__file__).parent
 def inputs(tmp_path_factory) -> Path:
     """A corpus dir, a model dir (a tiny random GPT-2 saved as `lorecast train generator` saves one), blocklist
     files and a selector dir, written in a second."""
-    import numpy
-    from safetensors.numpy import save_file
     from tokenizers import Tokenizer, models, pre_tokenizers
     from transformers import GPT2Config, GPT2LMHeadModel, PreTrainedTokenizerFast
 
@@ -69,10 +68,7 @@ def inputs(tmp_path_factory) -> Path:
     (root / "words.blocklist").write_text("# swear words\nbadword\n\n  evil thing  # a phrase\n", encoding="utf-8")
     (root / "more.blocklist").write_text("badword\nworse\n", encoding="utf-8")
 
-    selector = root / "selector"
-    selector.mkdir()
-    (selector / "config.json").write_text('{"layers": [0]}')
-    save_file({"weight": numpy.zeros(4, dtype=numpy.float32)}, str(selector / "selector.safetensors"))
+    Selector(SelectorHead(8, 4), [-1], Calibration()).save(root / "selector", metrics={}, trained_on={})
     return root
 
 
@@ -123,7 +119,7 @@ def test_a_built_archive_passes_its_check_and_holds_exactly_the_layout(built, in
     assert {name for name in paths if name.startswith("generator/")} == {
         f"generator/{name}" for name in layout.GENERATOR_FILES}
     assert {name for name in paths if name.startswith("selector/")} == {
-        "selector/config.json", "selector/selector.safetensors"}
+        "selector/selector.json", "selector/selector.safetensors"}
     package_sources = {f"serve_handler/{source.relative_to(PACKAGE).as_posix()}" for source in PACKAGE.rglob("*.py")
                        if "__pycache__" not in source.parts}
     assert package_sources <= paths
@@ -268,13 +264,16 @@ def _without(inputs: Path, tmp_path: Path, directory: str, name: str) -> Path:
     return copy
 
 
-def _selector_with(inputs: Path, tmp_path: Path, name: str | None, drop: str | None = None) -> Path:
+def _selector_with(inputs: Path, tmp_path: Path, name: str | None, drop: str | None = None,
+                   broken: str | None = None) -> Path:
     copy = tmp_path / "selector"
     shutil.copytree(inputs / "selector", copy)
     if name:
         (copy / name).write_bytes(b"\x80\x04pickle")
     if drop:
         (copy / drop).unlink()
+    if broken:
+        (copy / broken).write_text("{}")
     return copy
 
 
@@ -309,7 +308,10 @@ BAD_INPUTS = {
                                    "refusing pickle file(s) head.pt"),
     "selector without weights": (
         lambda i, t: ["--selector", str(_selector_with(i, t, None, drop="selector.safetensors"))],
-        "no *.safetensors file"),
+        "no selector.safetensors"),
+    "selector with a broken config": (
+        lambda i, t: ["--selector", str(_selector_with(i, t, None, broken="selector.json"))],
+        "not a loadable selector"),
 }
 
 

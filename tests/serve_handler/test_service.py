@@ -3,6 +3,7 @@ filters and ranking, read from a directory laid out like an extracted .mar."""
 
 from __future__ import annotations
 
+import json
 import shutil
 from pathlib import Path
 
@@ -11,6 +12,7 @@ import torch
 
 from serve_handler import layout
 from serve_handler.request import RequestError
+from serve_handler.selector import Calibration, Selector, SelectorHead
 from serve_handler.service import GenerationService
 from serve_handler.settings import HandlerSettings
 
@@ -63,7 +65,7 @@ def test_a_bad_request_is_answered_alone_and_the_others_are_served(service):
 
 
 def test_response_accounts_for_every_candidate(service):
-    (answer,), _ = serve(service, {"n": 3, "candidates": 4, "rng_seed": 5, "min_novelty": 0})
+    (answer,), _ = serve(service, {"n": 3, "candidates": 4, "rng_seed": 5, "min_novelty": 0, "explore": 0})
     assert answer["candidates"] == 12
     assert set(answer["rejected"]) == set(service.chain.reasons)
     assert len(answer["texts"]) + answer["missing"] == 3
@@ -71,6 +73,7 @@ def test_response_accounts_for_every_candidate(service):
     assert scores == sorted(scores, reverse=True)
     assert answer["ranked_by"] == "logprob"
     for text in answer["texts"]:
+        assert text["exploratory"] is False
         assert text["score"] == text["logprob"] <= 0
         assert 0 <= text["novelty"] <= 1
         assert text["seed"] == answer["seed"] and text["text"].startswith(answer["seed"])
@@ -130,9 +133,38 @@ def test_strict_novelty_rejects_copies_of_the_training_text(service):
     assert strict["missing"] > 0
 
 
-def test_an_archive_with_a_selector_is_refused_until_selectors_can_be_loaded(trained, tmp_path):
+def test_explore_returns_lower_ranked_texts_marked_and_repeatable(service):
+    request = {"n": 3, "candidates": 8, "rng_seed": 21, "min_novelty": 0, "explore": 1}
+    (explored,), _ = serve(service, request)
+    (again,), _ = serve(service, request)
+    assert explored["texts"] == again["texts"]
+    (greedy,), _ = serve(service, {**request, "explore": 0})
+    assert all(text["exploratory"] for text in explored["texts"][: len(explored["texts"]) - 1])
+    assert explored["texts"][0]["text"] != greedy["texts"][0]["text"]
+    assert explored["texts"][0]["score"] < greedy["texts"][0]["score"]
+
+
+@pytest.fixture(scope="module")
+def selector_service(trained, tmp_path_factory) -> GenerationService:
+    """The archive with a selector: an untrained head (random weights) is enough to follow its scores."""
     corpus, model, _ = trained
-    root = lay_out_archive(tmp_path / "a", corpus, model)
-    (root / layout.SELECTOR_DIR).mkdir()
-    with pytest.raises(RuntimeError, match="selector"):
-        GenerationService.load(root, HandlerSettings(), torch.device("cpu"), torch.float32)
+    root = lay_out_archive(tmp_path_factory.mktemp("with_selector"), corpus, model)
+    torch.manual_seed(0)
+    hidden = json.loads((model / "config.json").read_text())["n_embd"]
+    Selector(SelectorHead(2 * hidden, 16), [-1, 0], Calibration(2.0, -0.5)).save(
+        root / layout.SELECTOR_DIR, metrics={}, trained_on={}
+    )
+    return GenerationService.load(root, HandlerSettings(min_chars=1), torch.device("cpu"), torch.float32)
+
+
+def test_with_a_selector_texts_are_ranked_by_its_probability(selector_service):
+    (answer,), stats = serve(selector_service, {"n": 4, "candidates": 4, "rng_seed": 6, "min_novelty": 0,
+                                                "explore": 0})
+    assert answer["ranked_by"] == "selector"
+    texts = [text["text"] for text in answer["texts"]]
+    selector = selector_service.ranker.selector
+    expected = selector.probabilities(selector_service.model, selector_service.tokenizer, texts)
+    assert [text["score"] for text in answer["texts"]] == pytest.approx(expected, abs=1e-5)
+    assert expected == sorted(expected, reverse=True)
+    assert all(0 < score < 1 for score in expected)
+    assert 0 < stats.ranking_seconds < stats.seconds

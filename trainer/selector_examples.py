@@ -1,0 +1,134 @@
+"""The bootstrap selector's examples: held-out corpus lines (positives) and the generator's own samples (negatives),
+both in the shape of what the handler ranks.
+
+    HandlerShape.from_defaults(context)                    the handler's default request and filter settings
+    positives(lines, tokenizer, shape) -> list[str]
+    generate_negatives(model, tokenizer, seed_words, count, shape, rng_seed, exclude, deadline, progress)
+        -> NegativeDraw(texts, generated, stopped_by_time_budget)
+
+The selector only ever scores candidates that survived the handler's sentence-end cut and length bounds, so both
+classes are brought to that shape; otherwise it would learn "longer than a candidate can be" instead of "written
+by a person":
+- negatives are generated exactly as the handler does for a request without seed or prompt and with default
+  settings (`generate_candidates`, a random familiar seed word per candidate, drawn with a seeded stream), then
+  cut at their last sentence end when they ran out of tokens, and kept within the length bounds;
+- a positive longer (in tokens) than a candidate can be, a one-token seed word plus the default
+  `max_new_tokens`, is cut the same way at that many tokens; then the same length bounds.
+Both are deduplicated; a negative that copies a training line (the novelty filter would reject it) or a positive
+(it would carry both labels) is dropped.
+"""
+
+from __future__ import annotations
+
+import random
+import sys
+import time
+from collections.abc import Collection, Iterable
+from dataclasses import dataclass
+
+import torch
+from tqdm import tqdm
+from transformers import PreTrainedModel, PreTrainedTokenizerBase
+
+from serve_handler.engine import Job, encode_prompt, generate_candidates
+from serve_handler.filters.sentence_end import last_sentence_end
+from serve_handler.request import parse_request
+from serve_handler.seeds import SeedWords
+from serve_handler.settings import HandlerSettings
+
+GENERATION_BATCH = 64  # candidates per `generate` call
+MAX_DRAWS_PER_NEGATIVE = 4  # give up after this many candidates per negative wanted (most are kept)
+_RNG_SEED_BITS = 63  # the request schema's bound
+
+
+@dataclass(frozen=True)
+class HandlerShape:
+    """What a served candidate looks like: at most `max_tokens` tokens, `min_chars` to `max_chars` long."""
+
+    max_tokens: int
+    min_chars: int
+    max_chars: int
+
+    @classmethod
+    def from_defaults(cls, context: int) -> HandlerShape:
+        request, settings = parse_request({}, "application/json"), HandlerSettings()
+        # A one-token seed word after <|endoftext|> leaves `context - 2` tokens at most.
+        return cls(1 + min(request.max_new_tokens, context - 2), settings.min_chars, settings.max_chars)
+
+    def fits(self, text: str) -> bool:
+        return self.min_chars <= len(text) <= self.max_chars
+
+
+@dataclass(frozen=True)
+class NegativeDraw:
+    texts: list[str]
+    generated: int  # candidates generated to get them
+    stopped_by_time_budget: bool
+
+
+def cut_at_sentence_end(text: str, complete: bool) -> str | None:
+    """The handler's sentence-end cut: a complete line as it is, else up to its last sentence end (or None)."""
+    if complete:
+        return text
+    end = last_sentence_end(text)
+    return None if end is None else text[:end]
+
+
+def positives(lines: Iterable[str], tokenizer: PreTrainedTokenizerBase, shape: HandlerShape) -> list[str]:
+    """`lines` in the shape of served candidates, deduplicated, in order."""
+    kept: dict[str, None] = {}
+    for line in lines:
+        ids = tokenizer(line, add_special_tokens=False, split_special_tokens=True)["input_ids"]
+        complete = len(ids) <= shape.max_tokens
+        text = cut_at_sentence_end(line if complete else tokenizer.decode(ids[: shape.max_tokens]).strip(), complete)
+        if text is not None and shape.fits(text):
+            kept[text] = None
+    return list(kept)
+
+
+def generate_negatives(
+    model: PreTrainedModel,
+    tokenizer: PreTrainedTokenizerBase,
+    seed_words: SeedWords,
+    count: int,
+    shape: HandlerShape,
+    rng_seed: int,
+    exclude: Collection[str],
+    deadline: float,
+    progress: bool = False,
+) -> NegativeDraw:
+    """Up to `count` distinct generated texts not in `exclude`; see the module docstring.
+
+    Stops early after `MAX_DRAWS_PER_NEGATIVE * count` candidates, or when `deadline` (`time.monotonic()`) has
+    passed after a batch. The same arguments give the same texts on the same machine.
+    """
+    rng = random.Random(f"lorecast-negatives:{rng_seed}")
+    kept: dict[str, None] = {}
+    generated, stopped = 0, False
+    context = model.config.n_positions
+    bar = tqdm(total=count, desc="generating negatives", unit="text", file=sys.stderr,
+               disable=None if progress else True)
+    while len(kept) < count and generated < MAX_DRAWS_PER_NEGATIVE * count:
+        if time.monotonic() >= deadline:
+            stopped = True
+            break
+        jobs = [_job(tokenizer, seed_words.draw(rng), rng.getrandbits(_RNG_SEED_BITS), context)
+                for _ in range(GENERATION_BATCH)]
+        with torch.inference_mode():
+            answers = generate_candidates(model, tokenizer, jobs)
+        candidates = [candidate for per_job in answers for candidate in per_job]
+        generated += len(candidates)
+        before = len(kept)
+        for candidate in candidates:
+            text = cut_at_sentence_end(candidate.text, candidate.complete)
+            if text is not None and shape.fits(text) and text not in exclude and len(kept) < count:
+                kept[text] = None
+        bar.update(len(kept) - before)
+    bar.close()
+    return NegativeDraw(list(kept), generated, stopped)
+
+
+def _job(tokenizer: PreTrainedTokenizerBase, seed_word: str, rng_seed: int, context: int) -> Job:
+    # parse_request resolves every other field to the handler's defaults, from the request schema itself.
+    request = parse_request({"seed": seed_word, "rng_seed": rng_seed}, "application/json")
+    return Job(encode_prompt(tokenizer, seed_word, context), request)

@@ -1,0 +1,233 @@
+"""Train the selector in bootstrap mode: tell held-out corpus lines from the generator's own samples.
+
+Before any audience has reacted to a post, "worth posting" is approximated by "reads like the corpus": positives
+are test.txt lines (held out from the generator's training), negatives are what the generator writes when the
+handler serves it with default settings, both in the shape of served candidates (trainer/selector_examples.py).
+
+    train_selector(model_dir, corpus_dir, out_dir, SelectorOptions(...), progress=False) -> SelectorResult
+
+Steps: features of every text from the frozen generator, computed once (`serve_handler.selector.text_features`);
+a stratified, seeded 70/15/15 split into train / val / calibration; the head trained on train with early stopping
+on val (trainer/selector_head.py); Platt calibration fitted on the calibration split's logits. ROC-AUC is measured
+on val (the head's logits) and on the calibration split (the calibrated probabilities). The selector dir
+(contract 3) is written whole or not at all (trainer/selector_dir.py); its selector.json holds
+
+    "metrics":    val_roc_auc, calibration_roc_auc, val_loss (BCE at the kept step), calibration_log_loss
+                  (of the calibrated probabilities), counts {split: {"positive", "negative"}}
+    "trained_on": mode "bootstrap"; generator {model_dir, weights_sha256 (of model.safetensors, as the archive
+                  manifest hashes it), training_metadata_sha256 (of lorecast-training.json), corpus_content_hash};
+                  corpus {path, content_hash}; positives, negatives, negatives_generated; steps, best_step,
+                  stopped_by_time_budget, wall_seconds; options; library versions
+
+`--max-minutes` covers the whole run: generating negatives may use half of it (the texts drawn by then are kept),
+head training stops at the deadline with the best weights so far.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import math
+import sys
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import sklearn
+import torch
+import transformers
+from sklearn.metrics import log_loss, roc_auc_score
+from sklearn.model_selection import train_test_split
+from tqdm import tqdm
+from transformers import AutoModelForCausalLM, AutoTokenizer, PreTrainedModel, PreTrainedTokenizerBase
+
+from dataset.corpus import TEST_FILE, WORDS_FILE, load_corpus
+from dataset.errors import LorecastError
+from serve_handler.seeds import SeedWords
+from serve_handler.selector import Selector, text_features
+from serve_handler.settings import HandlerSettings
+from trainer.model_dir import METADATA_FILE, read_metadata
+from trainer.selector_dir import check_selector_output, write_selector_dir
+from trainer.selector_examples import HandlerShape, generate_negatives, positives
+from trainer.selector_head import fit_calibration, train_head
+
+log = logging.getLogger(__name__)
+
+MIN_NEGATIVES = 20  # fewer cannot be split 70/15/15 with both classes in every part
+FEATURE_BATCH = 64
+
+
+@dataclass(frozen=True)
+class SelectorOptions:
+    layers: tuple[int, ...] = (-1,)  # indices into the generator's hidden states: 0 embeddings, -1 last block
+    hidden_size: int = 64
+    negatives: int | None = None  # None: as many as there are positives
+    min_positives: int = 50
+    rng_seed: int = 1234
+    max_minutes: float | None = None
+    force: bool = False
+
+
+@dataclass(frozen=True)
+class SelectorResult:
+    selector_dir: str
+    val_roc_auc: float
+    calibration_roc_auc: float
+    positives: int
+    negatives: int
+    steps: int
+    wall_seconds: float
+    stopped_by_time_budget: bool
+
+
+def train_selector(
+    model_dir: str | Path,
+    corpus_dir: str | Path,
+    out_dir: str | Path,
+    options: SelectorOptions = SelectorOptions(),
+    progress: bool = False,
+) -> SelectorResult:
+    """Train a bootstrap selector for the generator in `model_dir` and write it to `out_dir`."""
+    started = time.monotonic()
+    deadline = math.inf if options.max_minutes is None else started + options.max_minutes * 60
+    model_dir, out_dir = Path(model_dir), Path(out_dir)
+    model_meta = read_metadata(model_dir)
+    corpus = load_corpus(corpus_dir)
+    _refuse_to_overwrite_inputs(out_dir, model_dir, corpus.path)
+    check_selector_output(out_dir, options.force)
+    if not corpus.words:
+        raise LorecastError(f"{corpus.path / WORDS_FILE}: no seed words in it (the negatives start from them)")
+    if corpus.content_hash != model_meta.get("corpus_content_hash"):
+        log.warning("warning: %s is not the corpus %s was trained on; its test.txt lines may not be held out",
+                    corpus.path, model_dir)
+
+    device = "cuda" if torch.cuda.is_available() else "cpu"
+    tokenizer = AutoTokenizer.from_pretrained(model_dir)
+    model = AutoModelForCausalLM.from_pretrained(model_dir).to(device).eval()
+    layers = _check_layers(options.layers, model.config.n_layer)
+    shape = HandlerShape.from_defaults(model.config.n_positions)
+
+    good = positives(corpus.test, tokenizer, shape)
+    if len(good) < options.min_positives:
+        raise LorecastError(
+            f"{corpus.path / TEST_FILE}: {len(good)} usable held-out lines, at least {options.min_positives} needed "
+            f"(a line counts when, cut to {shape.max_tokens} tokens at a sentence end, it is "
+            f"{shape.min_chars}-{shape.max_chars} characters long)"
+        )
+    wanted = options.negatives or len(good)
+    log.info("%d positives from %s; generating %d negatives", len(good), corpus.path / TEST_FILE, wanted)
+    seed_words = SeedWords([word for word, _ in corpus.words], HandlerSettings().familiar_words)
+    draw = generate_negatives(
+        model, tokenizer, seed_words, wanted, shape, options.rng_seed,
+        exclude=set(corpus.train) | set(good),
+        deadline=started + (deadline - started) / 2,  # half the budget; the rest is for features and the head
+        progress=progress,
+    )
+    if len(draw.texts) < MIN_NEGATIVES:
+        raise LorecastError(
+            f"{model_dir}: only {len(draw.texts)} usable negatives from {draw.generated} generated texts "
+            f"(at least {MIN_NEGATIVES} needed; most were cut away, too short or too long, or copies of training lines)"
+        )
+    if len(draw.texts) < wanted:
+        log.warning("warning: %d of %d negatives wanted (%d texts generated%s)", len(draw.texts), wanted,
+                    draw.generated, ", stopped by --max-minutes" if draw.stopped_by_time_budget else "")
+
+    texts = good + draw.texts
+    labels = torch.tensor([1] * len(good) + [0] * len(draw.texts))
+    features = _features(model, tokenizer, texts, layers, progress)
+    train, val, calibration = _split(labels, options.rng_seed)
+    fit = train_head(
+        features[train], labels[train], features[val], labels[val],
+        hidden_size=options.hidden_size, seed=options.rng_seed, deadline=deadline, progress=progress,
+    )
+    with torch.inference_mode():
+        val_logits, calibration_logits = fit.head(features[val]).cpu(), fit.head(features[calibration]).cpu()
+    calibrated = fit_calibration(calibration_logits, labels[calibration])
+    probabilities = calibrated.probability(calibration_logits)
+    metrics: dict[str, Any] = {
+        "val_roc_auc": float(roc_auc_score(labels[val].numpy(), val_logits.numpy())),
+        "calibration_roc_auc": float(roc_auc_score(labels[calibration].numpy(), probabilities.numpy())),
+        "val_loss": fit.val_loss,
+        "calibration_log_loss": float(log_loss(labels[calibration].numpy(), probabilities.double().numpy(),
+                                               labels=[0, 1])),
+        "counts": {name: {"positive": int(labels[part].sum()), "negative": int((labels[part] == 0).sum())}
+                   for name, part in (("train", train), ("val", val), ("calibration", calibration))},
+    }
+    stopped = draw.stopped_by_time_budget or fit.stopped_by_time_budget
+    wall_seconds = round(time.monotonic() - started, 2)
+    trained_on = {
+        "mode": "bootstrap",
+        "generator": {
+            "model_dir": str(model_dir),
+            "weights_sha256": _sha256(model_dir / "model.safetensors"),
+            "training_metadata_sha256": _sha256(model_dir / METADATA_FILE),
+            "corpus_content_hash": model_meta.get("corpus_content_hash"),
+        },
+        "corpus": {"path": str(corpus.path), "content_hash": corpus.content_hash},
+        "positives": len(good),
+        "negatives": len(draw.texts),
+        "negatives_generated": draw.generated,
+        "steps": fit.steps,
+        "best_step": fit.best_step,
+        "stopped_by_time_budget": stopped,
+        "wall_seconds": wall_seconds,
+        "options": {**asdict(options), "layers": layers},
+        "versions": {"torch": torch.__version__, "transformers": transformers.__version__,
+                     "scikit-learn": sklearn.__version__},
+    }
+    write_selector_dir(Selector(fit.head, layers, calibrated), out_dir, metrics, trained_on, options.force)
+    return SelectorResult(str(out_dir), metrics["val_roc_auc"], metrics["calibration_roc_auc"], len(good),
+                          len(draw.texts), fit.steps, wall_seconds, stopped)
+
+
+def _refuse_to_overwrite_inputs(out_dir: Path, *inputs: Path) -> None:
+    out = out_dir.resolve()
+    for path in inputs:
+        if out == path.resolve() or out in path.resolve().parents:
+            raise LorecastError(f"{out_dir}: the output dir would hold the input dir {path}")
+
+
+def _check_layers(layers: tuple[int, ...], n_layer: int) -> list[int]:
+    """The layers as given, when each indexes the model's hidden states (n_layer blocks + the embeddings)."""
+    if not layers:
+        raise LorecastError("--layers: give at least one layer index")
+    for layer in layers:
+        if not -(n_layer + 1) <= layer <= n_layer:
+            raise LorecastError(
+                f"--layers {layer}: the generator has {n_layer} layers, so an index is {-(n_layer + 1)}..{n_layer} "
+                "(0 is the embeddings, -1 the last layer)"
+            )
+    normalized = [layer % (n_layer + 1) for layer in layers]
+    if len(set(normalized)) < len(normalized):
+        raise LorecastError(f"--layers {','.join(map(str, layers))}: names the same layer twice")
+    return list(layers)
+
+
+def _features(
+    model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase, texts: list[str], layers: list[int], progress: bool
+) -> torch.Tensor:
+    """text_features in chunks, so that a bar can show how far it is."""
+    chunks = [
+        text_features(model, tokenizer, texts[start : start + FEATURE_BATCH], layers, batch_size=FEATURE_BATCH)
+        for start in tqdm(range(0, len(texts), FEATURE_BATCH), desc="reading features", unit="batch",
+                          file=sys.stderr, disable=None if progress else True)
+    ]
+    return torch.cat(chunks)
+
+
+def _split(labels: torch.Tensor, seed: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Indices of a stratified 70/15/15 train / val / calibration split."""
+    indices = torch.arange(len(labels)).numpy()
+    state = seed % 2**32  # scikit-learn's random_state range
+    train, rest = train_test_split(indices, test_size=0.3, stratify=labels.numpy(), random_state=state)
+    val, calibration = train_test_split(rest, test_size=0.5, stratify=labels[rest].numpy(), random_state=state)
+    return torch.from_numpy(train), torch.from_numpy(val), torch.from_numpy(calibration)
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as file:
+        for block in iter(lambda: file.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
