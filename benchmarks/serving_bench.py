@@ -1,7 +1,7 @@
 """Throughput and latency of the handler inside a real TorchServe: TorchServe's batching against none.
 
     .venv/bin/python benchmarks/serving_bench.py [--model demo-out/model --corpus demo-out/corpus]
-        [--clients 1,8,32] [--seconds 15] [--batch-sweep 4:25,16:50,32:100] [--json results.json]
+        [--selector demo-out/selector] [--clients 1,8,32] [--seconds 15] [--batch-sweep 4:25,16:50,32:100] [--json results.json]
 
 What runs: two or more .mar built from the same model and corpus go into a temp model store, and one TorchServe
 serves them all (started by LocalTorchServe: isolated temp dir, free ports on 127.0.0.1, token auth on):
@@ -26,6 +26,11 @@ The ratios compare each batched model with `single` at the same client count: ab
 means batching serves more; above 1 for p50 means batching made the median request slower (at one client that
 is about maxBatchDelay: a lone request waits that long for company).
 
+With --selector every model ranks its candidates with that selector, and the line under the ratios gives, per
+model, the share of the handler's batch time spent ranking (the selector's forward pass over the candidates),
+from the handler's LorecastRankingSeconds / LorecastBatchSeconds counters. Without it the share is that of the
+log-probability ranking, i.e. next to nothing.
+
 The clients run on the same machine as TorchServe and take some of its CPU; compare numbers only between runs on
 the same machine (the facts printed with them). The last section is the novelty check's cost per candidate by
 corpus size, measured as benchmarks/novelty_bench.py does (see there), without TorchServe running.
@@ -39,10 +44,12 @@ import json
 import math
 import os
 import platform
+import re
 import sys
 import tempfile
 import threading
 import time
+import urllib.request
 from collections import Counter
 from dataclasses import asdict, dataclass
 from importlib import metadata
@@ -64,6 +71,8 @@ HEADER = (
     f"{'variant':<18} {'batch':>5} {'delay ms':>8} {'clients':>7} {'requests':>8} {'req/s':>7} {'texts/s':>7}"
     f" {'p50 ms':>7} {'p99 ms':>7} {'mean batch':>10} {'errors':>6}"
 )
+# The handler's time counters on TorchServe's Prometheus endpoint: name, model, value.
+METRIC_LINE = re.compile(r'^(LorecastRankingSeconds|LorecastBatchSeconds)\{ModelName="([^"]+)",[^}]*\} (\S+)$', re.M)
 RATIO_HEADER = f"{'batched / single':<18} {'clients':>7} {'req/s':>7} {'texts/s':>7} {'p50 ms':>7}"
 
 
@@ -298,23 +307,37 @@ def progress(line: str) -> None:
 # ------------------------------------------------------------------------------------------------ the run
 
 
-def build_store(model: Path, corpus: Path, store: Path, variants: list[Variant]) -> list[str]:
+def build_store(model: Path, corpus: Path, selector: Path | None, store: Path, variants: list[Variant]) -> list[str]:
     """One .mar per variant in `store`, default handler settings; returns their file names."""
     files = []
     for variant in variants:
         progress(f"building {variant.name}.mar (batchSize {variant.batch_size}, "
                  f"maxBatchDelay {variant.max_batch_delay} ms)")
         options = ServingOptions(batch_size=variant.batch_size, max_batch_delay=variant.max_batch_delay)
-        files.append(build_archive(model, corpus, store / f"{variant.name}.mar", options=options).name)
+        files.append(build_archive(model, corpus, store / f"{variant.name}.mar", selector_dir=selector,
+                                   options=options).name)
     return files
 
 
-def measure_serving(args: argparse.Namespace, variants: list[Variant]) -> list[Row]:
+def ranking_shares(metrics_url: str) -> dict[str, float]:
+    """Per model, the share of the handler's batch time spent ranking (the selector's forward pass), from the
+    handler's own counters on TorchServe's Prometheus endpoint."""
+    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+    with opener.open(f"{metrics_url}/metrics", timeout=10) as response:
+        text = response.read().decode()
+    totals: dict[str, dict[str, float]] = {}
+    for name, model, value in METRIC_LINE.findall(text):
+        totals.setdefault(model, {})[name] = float(value)
+    return {model: seconds.get("LorecastRankingSeconds", 0.0) / seconds["LorecastBatchSeconds"]
+            for model, seconds in totals.items() if seconds.get("LorecastBatchSeconds")}
+
+
+def measure_serving(args: argparse.Namespace, variants: list[Variant]) -> tuple[list[Row], dict[str, float]]:
     rows = []
     with tempfile.TemporaryDirectory(prefix="lorecast-bench-") as work:
         store, run_dir = Path(work) / "store", Path(work) / "run"
         store.mkdir()
-        files = build_store(args.model, args.corpus, store, variants)
+        files = build_store(args.model, args.corpus, args.selector, store, variants)
         progress(f"starting TorchServe with {len(files)} models")
         with LocalTorchServe(run_dir, store, files, isolated=True, timeout=600) as server:
             for variant in variants:
@@ -323,8 +346,9 @@ def measure_serving(args: argparse.Namespace, variants: list[Variant]) -> list[R
                     samples = run_cell(server.predictions_url(variant.name), server.inference_key, args.request,
                                        clients, args.warmup, args.seconds)
                     rows.append(summarize(variant, clients, samples, args.seconds))
+            shares = ranking_shares(server.metrics_url)
             progress("stopping TorchServe")
-    return rows
+    return rows, shares
 
 
 def measure_novelty(sizes: list[int]) -> list[dict[str, Any]]:
@@ -333,7 +357,8 @@ def measure_novelty(sizes: list[int]) -> list[dict[str, Any]]:
             for size, result in novelty_bench.run(sizes, NOVELTY_CANDIDATES, seed=0)]
 
 
-def report_serving(args: argparse.Namespace, rows: list[Row], facts: dict[str, Any]) -> None:
+def report_serving(args: argparse.Namespace, rows: list[Row], shares: dict[str, float],
+                   facts: dict[str, Any]) -> None:
     print(f"model {args.model}, corpus {args.corpus}; request {json.dumps(args.request)} + a distinct rng_seed; "
           f"{args.warmup:g} s warm-up + {args.seconds:g} s measured per row")
     print(HEADER)
@@ -347,6 +372,10 @@ def report_serving(args: argparse.Namespace, rows: list[Row], facts: dict[str, A
     for ratio in ratios(rows):
         print(format_ratio(ratio))
     print()
+    ranker = f"the selector {args.selector}" if args.selector else "log-probability (no --selector)"
+    print(f"ranking share of the handler's batch time, ranked by {ranker}: "
+          + ", ".join(f"{model} {share:.1%}" for model, share in sorted(shares.items())))
+    print()
     print(format_machine(facts), flush=True)
 
 
@@ -358,11 +387,13 @@ def report_novelty(novelty: list[dict[str, Any]]) -> None:
         print(novelty_bench.format_row(result["sentences"], result))
 
 
-def write_json(path: Path, args: argparse.Namespace, rows: list[Row], facts: dict[str, Any],
-               novelty: list[dict[str, Any]]) -> None:
+def write_json(path: Path, args: argparse.Namespace, rows: list[Row], shares: dict[str, float],
+               facts: dict[str, Any], novelty: list[dict[str, Any]]) -> None:
     document = {
         "model": str(args.model),
         "corpus": str(args.corpus),
+        "selector": None if args.selector is None else str(args.selector),
+        "ranking_share": shares,
         "request": args.request,
         "warmup_s": args.warmup,
         "seconds": args.seconds,
@@ -433,6 +464,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                         help="model dir to serve (default: make demo's, %(default)s)")
     parser.add_argument("--corpus", type=Path, default=REPO / "demo-out" / "corpus",
                         help="corpus dir for the seed words and the novelty index (default: %(default)s)")
+    parser.add_argument("--selector", type=Path, default=None,
+                        help="selector dir to pack into every variant (e.g. demo-out/selector); the run then "
+                             "reports the selector's share of the handler's time")
     parser.add_argument("--clients", default="1,8,32", help="closed-loop client counts, comma-separated (default: %(default)s)")
     parser.add_argument("--seconds", type=float, default=15.0, help="measured seconds per variant and client count (default: %(default)s)")
     parser.add_argument("--warmup", type=float, default=3.0,
@@ -470,16 +504,16 @@ def main(argv: list[str] | None = None) -> int:
         args = parse_args(argv)
         variants = all_variants(args)
         facts = machine_facts()
-        rows = measure_serving(args, variants)
+        rows, shares = measure_serving(args, variants)
     except LorecastError as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
-    report_serving(args, rows, facts)
+    report_serving(args, rows, shares, facts)
     novelty = measure_novelty(args.novelty_sizes) if args.novelty_sizes else []
     if novelty:
         report_novelty(novelty)
     if args.json is not None:
-        write_json(args.json, args, rows, facts, novelty)
+        write_json(args.json, args, rows, shares, facts, novelty)
     failed = sum(row.errors for row in rows)
     if failed:
         print(f"error: {failed} request(s) failed; see the errors column and the list under the table",

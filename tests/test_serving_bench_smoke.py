@@ -10,6 +10,8 @@ from pathlib import Path
 
 import pytest
 
+from serve_handler.selector import Calibration, Selector, SelectorHead
+
 BENCH = Path(__file__).resolve().parent.parent / "benchmarks" / "serving_bench.py"
 VARIANTS, CLIENTS = ("batched", "single"), (1, 2)
 
@@ -33,8 +35,11 @@ def table_rows(out: str) -> dict[tuple[str, int], list[str]]:
 def test_the_serving_benchmark_runs_with_tiny_settings(trained, tmp_path):
     corpus, model, _ = trained
     results = tmp_path / "results.json"
+    hidden = json.loads((model / "config.json").read_text())["n_embd"]
+    Selector(SelectorHead(hidden, 8), [-1], Calibration()).save(tmp_path / "selector", metrics={}, trained_on={})
     done = subprocess.run(
         [sys.executable, str(BENCH), "--model", str(model), "--corpus", str(corpus),
+         "--selector", str(tmp_path / "selector"),
          "--clients", ",".join(map(str, CLIENTS)), "--seconds", "1", "--warmup", "0.5",
          # The test model's context is 32 tokens.
          "--request", '{"n": 1, "candidates": 2, "max_new_tokens": 16}',
@@ -53,6 +58,11 @@ def test_the_serving_benchmark_runs_with_tiny_settings(trained, tmp_path):
     assert "batched / single" in done.stdout and "torchserve 0.12.0" in done.stdout
     assert "index µs" in done.stdout  # the novelty section
 
+    share_line = next(line for line in done.stdout.splitlines() if line.startswith("ranking share"))
+    assert "the selector" in share_line and all(f"{variant} " in share_line for variant in VARIANTS)
+
     document = json.loads(results.read_text(encoding="utf-8"))
+    assert set(document["ranking_share"]) == set(VARIANTS)
+    assert all(0 < share < 1 for share in document["ranking_share"].values())
     assert {(row["variant"], row["clients"]) for row in document["rows"]} == set(rows)
     assert [entry["sentences"] for entry in document["novelty"]] == [1000]
