@@ -1,7 +1,8 @@
-"""`lorecast train ...`: train the generator and look at its samples.
+"""`lorecast train ...`: train the generator and the selector, and look at the generator's samples.
 
-torch and transformers are imported inside the commands (via trainer.generator and
-trainer.sampling), so `lorecast --help` and the torch-free commands never load them.
+torch and transformers are imported inside the commands (via trainer.generator,
+trainer.selector_training and trainer.sampling), so `lorecast --help` and the torch-free
+commands never load them.
 """
 
 from __future__ import annotations
@@ -91,6 +92,77 @@ def generator(corpus_dir: str, out_dir: str, **options) -> None:
     click.echo(
         f"{result.steps} steps, {result.epochs:.2f} epochs, {result.tokens_seen:,} tokens, "
         f"{result.wall_seconds:.0f} s{stopped}; model dir: {result.model_dir}"
+    )
+
+
+def _layer_indices(ctx: click.Context, param: click.Parameter, value: str) -> tuple[int, ...]:
+    try:
+        return tuple(int(part) for part in value.split(","))
+    except ValueError:
+        raise click.BadParameter(f"{value!r} is not a comma-separated list of integers such as -1,-2") from None
+
+
+@train_group.command("selector")
+@click.option("--model", "model_dir", required=True, metavar="MODEL_DIR",
+              help="Model dir of the generator the selector will rank for (from `lorecast train "
+                   "generator`); it stays frozen and supplies the features.")
+@click.option("--corpus", "corpus_dir", required=True, metavar="DIR",
+              help="The corpus dir the generator was trained on: its test.txt lines are the "
+                   "positives, its words.txt words start the generated negatives.")
+@click.option("-o", "--output", "out_dir", required=True, metavar="SELECTOR_DIR",
+              help="Selector dir to write: selector.json and selector.safetensors.")
+@click.option("--layers", default="-1", show_default=True, callback=_layer_indices, metavar="INDICES",
+              help="Generator hidden states the selector reads, comma-separated: 0 is the embeddings, "
+                   "1..N the layers, -1 the last layer, -2 the one before (e.g. -1,-2).")
+@click.option("--hidden-size", type=click.IntRange(min=1), default=64, show_default=True,
+              help="Width of the selector head's hidden layer.")
+@click.option("--negatives", type=click.IntRange(min=1), default=None,
+              help="Generated texts to train against (default: as many as there are positives). "
+                   "Fewer are used when 4 generated texts per negative wanted do not yield them "
+                   "(a text is dropped when it ran out of tokens with no sentence end to cut at, "
+                   "is too short or too long, repeats another, or copies a corpus line).")
+@click.option("--min-positives", type=click.IntRange(min=20), default=50, show_default=True,
+              help="Refuse to train with fewer usable test.txt lines than this: on fewer, the "
+                   "held-out ROC-AUC says little.")
+@click.option("--rng-seed", type=int, default=1234, show_default=True,
+              help="Seed for the negatives' seed words and sampling, the splits and the head's "
+                   "initial weights: the same command gives the same selector on the same machine.")
+@click.option("--max-minutes", type=click.FloatRange(min=0, min_open=True), default=None,
+              help="Wall-clock budget for the whole run: generating negatives stops at half of it, "
+                   "training at the end of it (keeping the best weights so far).")
+@click.option("--force", is_flag=True,
+              help="Replace SELECTOR_DIR when it holds an earlier selector dir; a non-empty dir of "
+                   "anything else is never deleted.")
+def selector(model_dir: str, corpus_dir: str, out_dir: str, layers: tuple[int, ...], **options) -> None:
+    """Train the selector that ranks the generator's candidates (bootstrap mode).
+
+    \b
+      lorecast train selector --model MODEL_DIR --corpus CORPUS_DIR -o SELECTOR_DIR
+
+    Held-out test.txt lines are the positives and the generator's own samples the negatives.
+    A small head on the generator's hidden states learns to tell them apart, and its score is
+    calibrated to a probability. ROC-AUC on held-out splits is printed at the end and saved
+    with the selector.
+    """
+    read_metadata(model_dir)  # fail on a bad model dir before the slow torch import
+
+    import transformers
+
+    from trainer.selector_training import SelectorOptions, train_selector
+
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    transformers.logging.set_verbosity_error()
+    transformers.logging.disable_progress_bar()
+    result = train_selector(model_dir, corpus_dir, out_dir, SelectorOptions(layers=layers, **options),
+                            progress=True)
+    stopped = " (stopped by --max-minutes)" if result.stopped_by_time_budget else ""
+    click.echo(
+        f"val ROC-AUC {result.val_roc_auc:.3f}, calibrated ROC-AUC {result.calibration_roc_auc:.3f} "
+        "(held-out splits)"
+    )
+    click.echo(
+        f"{result.positives} positives, {result.negatives} negatives, {result.steps} steps, "
+        f"{result.wall_seconds:.0f} s{stopped}; selector dir: {result.selector_dir}"
     )
 
 

@@ -9,9 +9,9 @@ both in the shape of what the handler ranks.
 The selector only ever scores candidates that survived the handler's sentence-end cut and length bounds, so both
 classes are brought to that shape; otherwise it would learn "longer than a candidate can be" instead of "written
 by a person":
-- negatives are generated exactly as the handler does for a request without seed or prompt and with default
-  settings (`generate_candidates`, a random familiar seed word per candidate, drawn with a seeded stream), then
-  cut at their last sentence end when they ran out of tokens, and kept within the length bounds;
+- negatives are generated as the handler serves a request without seed or prompt and with default settings
+  (`generate_candidates`, a random familiar seed word drawn with a seeded stream), one candidate per seed word,
+  then cut at their last sentence end when they ran out of tokens, and kept within the length bounds;
 - a positive longer (in tokens) than a candidate can be, a one-token seed word plus the default
   `max_new_tokens`, is cut the same way at that many tokens; then the same length bounds.
 Both are deduplicated; a negative that copies a training line (the novelty filter would reject it) or a positive
@@ -36,7 +36,7 @@ from serve_handler.request import parse_request
 from serve_handler.seeds import SeedWords
 from serve_handler.settings import HandlerSettings
 
-GENERATION_BATCH = 64  # candidates per `generate` call
+GENERATION_BATCH = 64  # candidates (one per seed word) per `generate` call
 MAX_DRAWS_PER_NEGATIVE = 4  # give up after this many candidates per negative wanted (most are kept)
 _RNG_SEED_BITS = 63  # the request schema's bound
 
@@ -99,8 +99,9 @@ def generate_negatives(
 ) -> NegativeDraw:
     """Up to `count` distinct generated texts not in `exclude`; see the module docstring.
 
-    Stops early after `MAX_DRAWS_PER_NEGATIVE * count` candidates, or when `deadline` (`time.monotonic()`) has
-    passed after a batch. The same arguments give the same texts on the same machine.
+    Stops early after `MAX_DRAWS_PER_NEGATIVE * count` candidates, or after the batch that ends past `deadline`
+    (a `time.monotonic()` value; at least one batch is always generated). The same arguments give the same texts
+    on the same machine.
     """
     rng = random.Random(f"lorecast-negatives:{rng_seed}")
     kept: dict[str, None] = {}
@@ -108,10 +109,7 @@ def generate_negatives(
     context = model.config.n_positions
     bar = tqdm(total=count, desc="generating negatives", unit="text", file=sys.stderr,
                disable=None if progress else True)
-    while len(kept) < count and generated < MAX_DRAWS_PER_NEGATIVE * count:
-        if time.monotonic() >= deadline:
-            stopped = True
-            break
+    while len(kept) < count and generated < MAX_DRAWS_PER_NEGATIVE * count and not stopped:
         jobs = [_job(tokenizer, seed_words.draw(rng), rng.getrandbits(_RNG_SEED_BITS), context)
                 for _ in range(GENERATION_BATCH)]
         with torch.inference_mode():
@@ -124,11 +122,13 @@ def generate_negatives(
             if text is not None and shape.fits(text) and text not in exclude and len(kept) < count:
                 kept[text] = None
         bar.update(len(kept) - before)
+        stopped = len(kept) < count and time.monotonic() >= deadline
     bar.close()
     return NegativeDraw(list(kept), generated, stopped)
 
 
 def _job(tokenizer: PreTrainedTokenizerBase, seed_word: str, rng_seed: int, context: int) -> Job:
-    # parse_request resolves every other field to the handler's defaults, from the request schema itself.
-    request = parse_request({"seed": seed_word, "rng_seed": rng_seed}, "application/json")
+    # One candidate per seed word, for variety; parse_request resolves every other field to the handler's
+    # defaults, from the request schema itself.
+    request = parse_request({"seed": seed_word, "rng_seed": rng_seed, "candidates": 1}, "application/json")
     return Job(encode_prompt(tokenizer, seed_word, context), request)

@@ -64,7 +64,7 @@ def train_head(
     optimizer = torch.optim.AdamW(head.parameters(), lr=learning_rate, weight_decay=weight_decay)
 
     best_loss, best_step, best_state = _loss(head, val_x, val_y), 0, copy.deepcopy(head.state_dict())
-    checks_since_best, stopped, step = 0, False, 0
+    checks_since_best, stopped = 0, False
     bar = tqdm(total=max_steps, desc="training selector", unit="step", file=sys.stderr,
                disable=None if progress else True)
     for step, batch in enumerate(_batches(len(train_x), batch_size, generator), start=1):
@@ -74,13 +74,14 @@ def train_head(
         loss.backward()
         optimizer.step()
         bar.update()
-        stopped = time.monotonic() >= deadline
+        stopped = step < max_steps and time.monotonic() >= deadline
         last = stopped or step == max_steps
         if step % eval_every == 0 or last:
             val_loss = _loss(head, val_x, val_y)
             bar.set_postfix(val_loss=f"{val_loss:.4f}")
             if val_loss < best_loss:
-                best_loss, best_step, best_state, checks_since_best = val_loss, step, copy.deepcopy(head.state_dict()), 0
+                best_loss, best_step, checks_since_best = val_loss, step, 0
+                best_state = copy.deepcopy(head.state_dict())
             else:
                 checks_since_best += 1
         if last or checks_since_best >= patience:

@@ -195,8 +195,8 @@ def _check_layers(layers: tuple[int, ...], n_layer: int) -> list[int]:
     for layer in layers:
         if not -(n_layer + 1) <= layer <= n_layer:
             raise LorecastError(
-                f"--layers {layer}: the generator has {n_layer} layers, so an index is {-(n_layer + 1)}..{n_layer} "
-                "(0 is the embeddings, -1 the last layer)"
+                f"--layers {layer}: out of range for this generator's {n_layer + 1} hidden states, "
+                f"{-(n_layer + 1)}..{n_layer} (0 is the embeddings, -1 the last layer)"
             )
     normalized = [layer % (n_layer + 1) for layer in layers]
     if len(set(normalized)) < len(normalized):
