@@ -26,7 +26,7 @@ test: venv
 	$(BIN)/pytest
 
 # Corpus -> tiny GPT-2 (a few minutes on 2 CPU cores) -> perplexity and samples -> HTML report
-# -> .mar -> TorchServe (token auth on) -> a few generations over HTTP -> TorchServe stopped again.
+# -> selector (bootstrap mode) -> .mar -> TorchServe (token auth on) -> a few generations over HTTP -> stopped again.
 demo: venv
 	$(BIN)/lorecast dataset build dataset/demo/jargon-4.4.7.jsonl --field definition --title-field headword \
 		-o $(DEMO_OUT)/corpus --force
@@ -37,7 +37,10 @@ demo: venv
 	head -n 8 $(DEMO_OUT)/samples.txt
 	$(BIN)/lorecast dataset inspect $(DEMO_OUT)/corpus --against $(DEMO_OUT)/samples.txt \
 		-o $(DEMO_OUT)/report --force
-	$(BIN)/lorecast archive --model $(DEMO_OUT)/model --corpus $(DEMO_OUT)/corpus -o model_store/lorecast.mar --force
+	$(BIN)/lorecast train selector --model $(DEMO_OUT)/model --corpus $(DEMO_OUT)/corpus --layers -1,-2 \
+		--negatives 600 -o $(DEMO_OUT)/selector --force
+	$(BIN)/lorecast archive --model $(DEMO_OUT)/model --corpus $(DEMO_OUT)/corpus --selector $(DEMO_OUT)/selector \
+		-o model_store/lorecast.mar --force
 	$(BIN)/lorecast serve start --models lorecast.mar --run-dir $(DEMO_OUT)/serve
 	$(BIN)/lorecast generate --key-file $(DEMO_OUT)/serve/key_file.json -n 5 --rng-seed 0; \
 		status=$$?; $(BIN)/lorecast serve stop --run-dir $(DEMO_OUT)/serve; exit $$status

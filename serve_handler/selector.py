@@ -75,7 +75,8 @@ def text_features(
         pad = tokenizer.pad_token_id
         input_ids = torch.tensor([row + [pad] * (width - len(row)) for row in rows], device=model.device)
         mask = torch.tensor([[1] * len(row) + [0] * (width - len(row)) for row in rows], device=model.device)
-        hidden = model(input_ids=input_ids, attention_mask=mask, output_hidden_states=True).hidden_states
+        # The base model: the hidden states without the language-model head's logits, most of a small model's cost.
+        hidden = model.base_model(input_ids=input_ids, attention_mask=mask, output_hidden_states=True).hidden_states
         text_tokens = mask.clone()
         text_tokens[:, 0] = 0  # the leading <|endoftext|> says nothing about the text
         weights = (text_tokens / text_tokens.sum(dim=1, keepdim=True).clamp(min=1)).unsqueeze(-1).float()
