@@ -48,6 +48,7 @@ from dataset.sentences import chunk_passage
 from dataset.sources.base import Record, ReaderOptions
 from dataset.sources.registry import parse_source_spec, read_source
 from dataset.sources.textio import iter_lines
+from dataset.hashing import sha256_file
 
 DEFAULT_TITLE_FORMAT = "{title}: {text}"
 
@@ -245,17 +246,9 @@ def _read_blocklist(path: Path) -> tuple[str, ...]:
         raise SourceError(error.path, f"{error.reason} (--blocklist)", error.line) from None
 
 
-def _sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as stream:
-        for block in iter(lambda: stream.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def _source_summary(spec: str, records: int) -> SourceSummary:
     format_name, path = parse_source_spec(spec)
-    return SourceSummary(spec, format_name, str(path), _sha256_file(path), records)
+    return SourceSummary(spec, format_name, str(path), sha256_file(path), records)
 
 
 def _meta(summary: BuildSummary, options: BuildOptions) -> dict:

@@ -31,6 +31,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from dataset.errors import LorecastError
+from dataset.output_dir import check_replaceable
 
 METADATA_FILE = "lorecast-training.json"
 CHECKPOINTS_DIR = "checkpoints"
@@ -100,22 +101,8 @@ def check_output_dir(model_dir: Path, *, force: bool, resume: bool) -> None:
     """
     if resume:
         return
-    if model_dir.exists() and not model_dir.is_dir():
-        raise LorecastError(f"{model_dir}: output path exists and is not a directory")
-    if not model_dir.is_dir() or not any(model_dir.iterdir()):
-        return
-    if not force:
-        raise LorecastError(
-            f"{model_dir}: output dir exists and is not empty (use --force to replace it, "
-            "or --resume to continue its checkpoints)"
-        )
-    # --force deletes the dir: only one that an earlier run wrote, so a typo in -o cannot wipe
-    # a directory of something else.
-    if not any((model_dir / name).exists() for name in (METADATA_FILE, "config.json", CHECKPOINTS_DIR)):
-        raise LorecastError(
-            f"{model_dir}: not empty and not a model dir (no {METADATA_FILE}, config.json or "
-            f"{CHECKPOINTS_DIR}/); refusing to replace it even with --force"
-        )
+    check_replaceable(model_dir, force, (METADATA_FILE, "config.json", CHECKPOINTS_DIR), "a model dir",
+                      hint=", or --resume to continue its checkpoints")
 
 
 def prepare_output_dir(model_dir: Path, *, force: bool, resume: bool) -> None:

@@ -25,7 +25,6 @@ head training stops at the deadline with the best weights so far.
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import math
 import sys
@@ -44,6 +43,7 @@ from transformers import AutoModelForCausalLM, AutoTokenizer, PreTrainedModel, P
 
 from dataset.corpus import TEST_FILE, WORDS_FILE, load_corpus
 from dataset.errors import LorecastError
+from dataset.hashing import sha256_file
 from serve_handler.seeds import SeedWords
 from serve_handler.selector import Selector, text_features
 from serve_handler.settings import HandlerSettings
@@ -160,8 +160,8 @@ def train_selector(
         "mode": "bootstrap",
         "generator": {
             "model_dir": str(model_dir),
-            "weights_sha256": _sha256(model_dir / "model.safetensors"),
-            "training_metadata_sha256": _sha256(model_dir / METADATA_FILE),
+            "weights_sha256": sha256_file(model_dir / "model.safetensors"),
+            "training_metadata_sha256": sha256_file(model_dir / METADATA_FILE),
             "corpus_content_hash": model_meta.get("corpus_content_hash"),
         },
         "corpus": {"path": str(corpus.path), "content_hash": corpus.content_hash},
@@ -225,9 +225,3 @@ def _split(labels: torch.Tensor, seed: int) -> tuple[torch.Tensor, torch.Tensor,
     return torch.from_numpy(train), torch.from_numpy(val), torch.from_numpy(calibration)
 
 
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as file:
-        for block in iter(lambda: file.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
