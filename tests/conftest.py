@@ -1,5 +1,6 @@
-"""Fixtures shared by every test package: the CLI runner, small corpus dirs written by hand, and one model
-trained once per session."""
+"""Fixtures shared by every test package: the CLI runner, small corpus dirs written by hand, one model trained once
+per session, and one real TorchServe serving it (token auth on, free ports on 127.0.0.1, an empty run dir and no
+environment but PATH and its own temp dir), started the first time a test asks for it."""
 
 from __future__ import annotations
 
@@ -12,6 +13,10 @@ import pytest
 
 from dataset.cli import main
 from dataset.corpus import content_hash
+from serve_handler.archive import ServingOptions, build_archive
+from serve_handler.local_server import LocalTorchServe
+from serve_handler.settings import HandlerSettings
+from serving_setup import BATCH_DELAY_MS, BATCH_SIZE, MODEL, post
 from trainer.presets import Preset
 
 # Smaller than any real preset, so a training run takes a second or two on 2 CPU cores.
@@ -101,3 +106,36 @@ def run_main(monkeypatch, capsys):
         return done.value.code, captured.out, captured.err
 
     return run
+
+@pytest.fixture(scope="session")
+def model_store(trained, tmp_path_factory) -> Path:
+    corpus, model, _ = trained
+    store = tmp_path_factory.mktemp("model_store")
+    blocklist = tmp_path_factory.mktemp("blocklist") / "terms.txt"
+    blocklist.write_text("wizard\n", encoding="utf-8")
+    options = ServingOptions(batch_size=BATCH_SIZE, max_batch_delay=BATCH_DELAY_MS,
+                             handler=HandlerSettings(min_chars=1))
+    build_archive(model, corpus, store / f"{MODEL}.mar", blocklists=[blocklist], options=options)
+    return store
+
+
+@pytest.fixture(scope="session")
+def server(model_store, tmp_path_factory):
+    run_dir = tmp_path_factory.mktemp("run")
+    assert not any(run_dir.iterdir())
+    with LocalTorchServe(run_dir, model_store, [f"{MODEL}.mar"], isolated=True, clean_env=True) as served:
+        yield served
+
+
+_WITH_KEY = object()
+
+
+@pytest.fixture(scope="session")
+def predict(server):
+    """predict(body, key=<the inference key>, content_type="application/json") -> (status, body, headers)."""
+
+    def call(body, key=_WITH_KEY, content_type="application/json"):
+        key = server.inference_key if key is _WITH_KEY else key
+        return post(server.predictions_url(MODEL), body, key, content_type)
+
+    return call
