@@ -26,7 +26,8 @@ test: venv
 	$(BIN)/pytest
 
 # Corpus -> tiny GPT-2 (a few minutes on 2 CPU cores) -> perplexity and samples -> HTML report
-# -> selector (bootstrap mode) -> .mar -> TorchServe (token auth on) -> a few generations over HTTP -> stopped again.
+# -> selector (bootstrap mode) -> .mar -> TorchServe (token auth on) -> a few generations over HTTP
+# -> a post to stdout recorded in a ledger -> TorchServe stopped again.
 demo: venv
 	$(BIN)/lorecast dataset build dataset/demo/jargon-4.4.7.jsonl --field definition --title-field headword \
 		-o $(DEMO_OUT)/corpus --force
@@ -42,7 +43,9 @@ demo: venv
 	$(BIN)/lorecast archive --model $(DEMO_OUT)/model --corpus $(DEMO_OUT)/corpus --selector $(DEMO_OUT)/selector \
 		-o model_store/lorecast.mar --force
 	$(BIN)/lorecast serve start --models lorecast.mar --run-dir $(DEMO_OUT)/serve
-	$(BIN)/lorecast generate --key-file $(DEMO_OUT)/serve/key_file.json -n 5 --rng-seed 0; \
+	$(BIN)/lorecast generate --key-file $(DEMO_OUT)/serve/key_file.json -n 5 --rng-seed 0 \
+		&& $(BIN)/lorecast post stdout --key-file $(DEMO_OUT)/serve/key_file.json --ledger $(DEMO_OUT)/posts.db \
+		&& $(BIN)/lorecast ledger list --ledger $(DEMO_OUT)/posts.db; \
 		status=$$?; $(BIN)/lorecast serve stop --run-dir $(DEMO_OUT)/serve; exit $$status
 
 clean:

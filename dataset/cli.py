@@ -8,12 +8,17 @@ matplotlib) inside the command functions, so `lorecast --help` and `lorecast pos
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 
 import click
 
 from dataset.commands import dataset_group
 from dataset.errors import LorecastError
+from poster.commands.auth import auth_group
 from poster.commands.generate import generate_command
+from poster.commands.ledger import ledger_group
+from poster.commands.post import feedback_command, post_command
+from poster.env_file import load_env_file
 from serve_handler.commands.archive import archive_command
 from serve_handler.commands.serve import serve_group
 from trainer.commands import train_group
@@ -33,9 +38,15 @@ def cli() -> None:
       lorecast archive --model MODEL_DIR --corpus CORPUS_DIR -o model_store/NAME.mar
       lorecast serve start                              a local TorchServe with token auth
       lorecast generate -n 5                            ask TorchServe for texts
+      lorecast post twitter|tumblr|stdout               publish the best new text, keep the ledger
+      lorecast feedback twitter|tumblr                  store engagement for the selector
+      lorecast auth twitter|tumblr                      OAuth1 PIN flow: the access token for .env
+      lorecast ledger list|export                       what was posted, with engagement
 
-    Run any subcommand with --help for its options.
+    Run any subcommand with --help for its options. LORECAST_… variables in ./.env are read as if they were
+    set in the environment (a variable that is set wins).
     """
+    load_env_file(Path(".env"))
 
 
 cli.add_command(dataset_group)
@@ -43,6 +54,10 @@ cli.add_command(train_group)
 cli.add_command(archive_command)
 cli.add_command(serve_group)
 cli.add_command(generate_command)
+cli.add_command(post_command)
+cli.add_command(feedback_command)
+cli.add_command(auth_group)
+cli.add_command(ledger_group)
 
 
 def main() -> None:

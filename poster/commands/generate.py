@@ -15,27 +15,14 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from dataset.errors import LorecastError
+from poster.commands.options import inference_client, inference_options
 
 if TYPE_CHECKING:
     from poster.inference import Generation
 
-DEFAULT_ENDPOINT = "http://127.0.0.1:8080/predictions/lorecast"
-
 
 @click.command("generate")
-@click.option("--endpoint", default=DEFAULT_ENDPOINT, show_default=True, envvar="LORECAST_ENDPOINT",
-              show_envvar=True, metavar="URL",
-              help="TorchServe's predictions URL of the model: "
-                   "http://HOST:INFERENCE_PORT/predictions/MODEL_NAME.")
-@click.option("--key", envvar="LORECAST_INFERENCE_KEY", show_envvar=True, metavar="KEY",
-              help="TorchServe's inference key, sent as 'Authorization: Bearer KEY' and never printed. "
-                   "Overrides --key-file. A key on the command line shows in the process list: prefer the "
-                   "environment variable or --key-file.")
-@click.option("--key-file", metavar="PATH", envvar="LORECAST_KEY_FILE", show_envvar=True,
-              help="Read the inference key from TorchServe's key_file.json, which TorchServe writes into the "
-                   "directory it was started from, with new keys at every start. Neither --key nor "
-                   "--key-file: no key is sent, which only a TorchServe with token authorization off accepts.")
+@inference_options
 @click.option("-n", "n", type=int, default=None,
               help="How many texts to return (server default 1). Fewer come back when too few candidates "
                    "pass the filters; the summary says how many are missing.")
@@ -96,16 +83,7 @@ def generate_command(endpoint: str, key: str | None, key_file: str | None, timeo
         raise click.UsageError("--mirostat-eta needs --mirostat TAU")
     if mirostat_tau is not None:
         fields["mirostat"] = {"tau": mirostat_tau} | ({} if mirostat_eta is None else {"eta": mirostat_eta})
-    try:
-        from poster.inference import InferenceClient, read_key_file
-    except ImportError as error:
-        raise LorecastError(
-            f"lorecast generate needs the poster extra ({error.name} is missing): pip install 'lorecast[poster]'"
-        ) from None
-
-    if key is None and key_file is not None:
-        key = read_key_file(key_file)
-    with InferenceClient(endpoint, key=key, timeout=timeout) as client:
+    with inference_client(endpoint, key, key_file, timeout) as client:
         generation = client.generate(**fields)
     if as_json:
         click.echo(json.dumps(generation.raw, indent=2, ensure_ascii=False))

@@ -1,4 +1,5 @@
-"""Fixtures of the poster tests: a TorchServe stand-in on a free loopback port, stopped after each test."""
+"""Fixtures of the poster tests: a TorchServe stand-in and a test X/Tumblr platform, each on a free loopback port
+and stopped after each test."""
 
 from __future__ import annotations
 
@@ -6,9 +7,16 @@ from collections.abc import Iterator
 
 import pytest
 from inference_standin import StandIn
+from platform_server import PlatformServer
 
 
 @pytest.fixture
 def standin() -> Iterator[StandIn]:
     with StandIn() as server:
+        yield server
+
+
+@pytest.fixture
+def platform_server() -> Iterator[PlatformServer]:
+    with PlatformServer() as server:
         yield server

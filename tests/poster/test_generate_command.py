@@ -237,5 +237,5 @@ def test_without_requests_installed_the_command_says_which_extra_to_install(invo
 
     assert result.exit_code == 1
     assert str(result.exception) == (
-        "lorecast generate needs the poster extra (requests is missing): pip install 'lorecast[poster]'"
+        "this command needs the poster extra (requests is missing): pip install 'lorecast[poster]'"
     )

@@ -1,0 +1,120 @@
+"""`lorecast post PLATFORM` and `lorecast feedback PLATFORM`: the two things a poster CronJob runs.
+
+Exit codes (so that a CronJob's history tells them apart): 0 done; 1 an error (one line on stderr); 2 a usage
+error; 73 another run holds this account's ledger lock (nothing was done); 75 rate limited until after this
+run's deadline (nothing was lost: the next run posts).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import click
+
+from poster.commands.options import (
+    inference_client,
+    inference_options,
+    ledger_option,
+    make_platform,
+    platform_argument,
+    platform_options,
+)
+
+EXIT_BUSY = 73
+EXIT_RATE_LIMITED = 75
+
+
+def _say(line: str) -> None:
+    click.echo(line, err=True)
+
+
+def _run(action):
+    """Run `action()`, turning the lock and rate-limit stops into their exit codes."""
+    from poster.ledger import LedgerBusy
+    from poster.run import RateLimitedExit
+
+    try:
+        return action()
+    except LedgerBusy as error:
+        _say(f"error: {error}")
+        raise click.exceptions.Exit(EXIT_BUSY) from None
+    except RateLimitedExit as error:
+        _say(f"error: {error}")
+        raise click.exceptions.Exit(EXIT_RATE_LIMITED) from None
+
+
+@click.command("post")
+@platform_argument
+@click.option("--count", type=click.IntRange(min=1), default=1, show_default=True,
+              help="Texts to publish in this run.")
+@click.option("--candidates", type=click.IntRange(1, 16), default=8, show_default=True,
+              help="Texts to ask TorchServe for, best first; the first one not posted before that the platform "
+                   "accepts as it is gets published (a text too long is skipped, never cut).")
+@click.option("--dry-run", is_flag=True,
+              help="Ask TorchServe and pick the text as a real run would, print it, and stop: nothing is "
+                   "published and the ledger is not written.")
+@click.option("--deadline", "deadline_s", type=click.FloatRange(min=1), default=300.0, show_default=True,
+              envvar="LORECAST_DEADLINE", show_envvar=True, metavar="SECONDS",
+              help="The run must be done within this many seconds (set it below the CronJob's "
+                   "activeDeadlineSeconds): a rate limit that resets later stops the run with exit code 75.")
+@click.option("--max-wait", "max_wait_s", type=click.FloatRange(min=0), default=120.0, show_default=True,
+              metavar="SECONDS", help="The longest the run sleeps for a rate limit to reset.")
+@click.option("--request", "request_json", default="{}", metavar="JSON", envvar="LORECAST_REQUEST",
+              show_envvar=True,
+              help='Extra inference request fields, e.g. \'{"temperature": 0.9, "explore": 0.1}\' '
+                   "(see the README's inference API).")
+@inference_options
+@ledger_option
+@platform_options
+def post_command(platform: str, count: int, candidates: int, dry_run: bool, deadline_s: float, max_wait_s: float,
+                 request_json: str, endpoint: str, key: str | None, key_file: str | None, ledger_path: str,
+                 **platform_settings: Any) -> None:
+    """Publish the best new text from TorchServe to PLATFORM (twitter, tumblr, or stdout for a dry look).
+
+    \b
+    A run: take the account's ledger lock, settle posts a crashed run left pending, ask TorchServe for
+    candidates, record the chosen one as pending, publish it, record it as posted with its remote id.
+    Exit codes: 0 done, 1 error, 73 another run holds the lock, 75 rate limited past the deadline.
+    """
+    import json
+
+    from poster.ledger import Ledger
+    from poster.run import PostOptions, choose_text, post_run
+
+    try:
+        request = json.loads(request_json)
+    except ValueError as error:
+        raise click.BadParameter(f"not JSON ({error})", param_hint="--request") from None
+    if not isinstance(request, dict) or "n" in request:
+        raise click.BadParameter("a JSON object of request fields other than n", param_hint="--request")
+    target = make_platform(platform, platform_settings)
+    options = PostOptions(count=count, candidates=candidates, deadline_s=deadline_s, max_wait_s=max_wait_s,
+                          request=request)
+    with inference_client(endpoint, key, key_file) as client, Ledger(Path(ledger_path)) as ledger:
+        if dry_run:
+            text = choose_text(target, ledger, client, options, _say)
+            click.echo(text)
+            return
+        summary = _run(lambda: post_run(target, ledger, client, options, _say))
+    for _, _, text in summary.posted:
+        click.echo(text)
+
+
+@click.command("feedback")
+@platform_argument
+@click.option("--days", type=click.FloatRange(min=0, min_open=True), default=30.0, show_default=True,
+              help="Collect engagement for the posts of the last this many days.")
+@ledger_option
+@platform_options
+def feedback_command(platform: str, days: float, ledger_path: str, **platform_settings: Any) -> None:
+    """Store the current engagement of recent posts on PLATFORM in the ledger, for the selector to learn from.
+
+    X: likes, reposts, replies, quotes and impressions (GET /2/tweets in batches of 100); Tumblr: note counts.
+    """
+    from poster.ledger import Ledger
+    from poster.run import feedback_run
+
+    target = make_platform(platform, platform_settings)
+    with Ledger(Path(ledger_path)) as ledger:
+        _run(lambda: feedback_run(target, ledger, days, _say))

@@ -1,0 +1,504 @@
+"""The poster's ledger (contract 6): one SQLite file that remembers every post attempt and its engagement.
+
+    with Ledger("ledger/posts.db") as ledger, ledger.lock("twitter", "@bot", holder=holder_id(), stale_after_s=3600):
+        if not ledger.has_text("twitter", "@bot", text):
+            post_id = ledger.begin("twitter", "@bot", text, score=0.91, ranked_by="selector", rng_seed=7)
+            ledger.mark_posted(post_id, platform.post(text))      # or ledger.mark_failed(post_id, reason)
+
+Tables (schema version in PRAGMA user_version, the file marked as ours by PRAGMA application_id):
+    posts      id, platform, account, text, text_key, state 'pending' | 'posted' | 'failed', remote_id, score,
+               ranked_by, rng_seed, reason (why it failed), created_at, updated_at, posted_at
+    metrics    post_id, fetched_at, likes, reposts, replies, quotes, impressions (NULL when unknown), total
+    run_locks  platform, account, holder ("host:pid:token"), since: at most one run per account at a time
+Timestamps are UTC ISO 8601 text with microseconds ("2025-01-31T12:00:00.000000+00:00"), so text order is time
+order.
+
+The guarantees live in the database, not in the callers:
+- A post is `pending` before it is sent and `posted` (with the remote id) after; a row still pending when a run
+  starts was left by a crashed run, which must resolve it (the platform's lookup) instead of posting again.
+- The same text is never posted twice to the same account: a partial UNIQUE index on (platform, account,
+  text_key) over the pending and posted rows. `text_key` is the sha256 of the text normalized (NFKC, casefold,
+  whitespace runs collapsed, stripped), so case and spacing cannot slip a repeat through. A failed row holds no
+  claim on its text: it may be tried again.
+- Two processes may share the file: WAL mode, a busy timeout, and every read-modify-write in BEGIN IMMEDIATE.
+
+The ledger never holds a secret: nothing in its API takes one.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import socket
+import sqlite3
+import time
+import unicodedata
+import uuid
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from dataset.errors import LorecastError
+from poster.platforms.base import Engagement
+
+log = logging.getLogger(__name__)
+
+APPLICATION_ID = int.from_bytes(b"LcLg", "big")  # marks the SQLite file as a lorecast ledger
+BUSY_TIMEOUT_S = 30.0  # how long a write waits for another process's write to finish
+STATES = ("pending", "posted", "failed")
+
+# MIGRATIONS[n] takes a ledger from schema version n to n + 1, one statement at a time (sqlite3's executescript
+# would commit on its own, outside the migration's transaction).
+MIGRATIONS: tuple[tuple[str, ...], ...] = (
+    (
+        """CREATE TABLE posts (
+            id INTEGER PRIMARY KEY,
+            platform TEXT NOT NULL,
+            account TEXT NOT NULL,
+            text TEXT NOT NULL,
+            text_key TEXT NOT NULL,
+            state TEXT NOT NULL CHECK (state IN ('pending', 'posted', 'failed')),
+            remote_id TEXT,
+            score REAL,
+            ranked_by TEXT,
+            rng_seed INTEGER,
+            reason TEXT,
+            created_at TEXT NOT NULL,
+            updated_at TEXT NOT NULL,
+            posted_at TEXT,
+            CHECK ((state = 'posted') = (remote_id IS NOT NULL AND posted_at IS NOT NULL))
+        )""",
+        """CREATE UNIQUE INDEX posts_live_text ON posts (platform, account, text_key)
+            WHERE state IN ('pending', 'posted')""",
+        "CREATE INDEX posts_by_account ON posts (platform, account, state)",
+        """CREATE TABLE metrics (
+            post_id INTEGER NOT NULL REFERENCES posts (id),
+            fetched_at TEXT NOT NULL,
+            likes INTEGER NOT NULL,
+            reposts INTEGER NOT NULL,
+            replies INTEGER NOT NULL,
+            quotes INTEGER NOT NULL,
+            impressions INTEGER,
+            total INTEGER NOT NULL
+        )""",
+        "CREATE INDEX metrics_by_post ON metrics (post_id, fetched_at)",
+        """CREATE TABLE run_locks (
+            platform TEXT NOT NULL,
+            account TEXT NOT NULL,
+            holder TEXT NOT NULL,
+            since TEXT NOT NULL,
+            PRIMARY KEY (platform, account)
+        )""",
+    ),
+)
+SCHEMA_VERSION = len(MIGRATIONS)
+
+
+class LedgerError(LorecastError):
+    """The ledger cannot do what was asked: one line naming the ledger file or the post."""
+
+
+class LedgerBusy(LedgerError):
+    """Another live run holds the lock of this platform account."""
+
+
+class DuplicateText(LedgerError):
+    """This account already has a pending or posted row with the same normalized text."""
+
+
+@dataclass(frozen=True)
+class PostRow:
+    id: int
+    platform: str
+    account: str
+    text: str
+    text_key: str
+    state: str  # 'pending' | 'posted' | 'failed'
+    remote_id: str | None
+    score: float | None
+    ranked_by: str | None
+    rng_seed: int | None
+    reason: str | None  # why it failed
+    created_at: datetime
+    updated_at: datetime
+    posted_at: datetime | None
+
+
+@dataclass(frozen=True)
+class MetricsRow:
+    post_id: int
+    fetched_at: datetime
+    likes: int
+    reposts: int
+    replies: int
+    quotes: int
+    impressions: int | None
+    total: int
+
+
+def normalize_text(text: str) -> str:
+    """The form two texts share when they are "the same text" to a reader."""
+    # NFKC again after casefold: casefolding can produce characters that NFKC would still fold.
+    folded = unicodedata.normalize("NFKC", unicodedata.normalize("NFKC", text).casefold())
+    return " ".join(folded.split())
+
+
+def text_key(text: str) -> str:
+    return hashlib.sha256(normalize_text(text).encode("utf-8")).hexdigest()
+
+
+def holder_id() -> str:
+    """A lock holder name for this process, "host:pid:token": the pid lets a later run on this host see it died."""
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:12]}"
+
+
+class Ledger:
+    """One connection to one ledger file; a context manager that closes it. Every write is its own transaction.
+
+    `create=False` opens only an existing ledger (for reading it: `lorecast ledger list`); the default creates the
+    file, its parent directory and the schema when they are missing. Either way an older schema is migrated.
+    """
+
+    def __init__(self, path: str | os.PathLike[str], *, create: bool = True) -> None:
+        self.path = Path(path)
+        if not create and not self.path.is_file():
+            raise LedgerError(f"{self.path}: no ledger there (a `lorecast post` run creates it)")
+        if create:
+            try:
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+            except OSError as error:
+                raise LedgerError(f"{self.path}: cannot create its directory: {error.strerror or error}") from None
+        try:
+            # isolation_level=None: no implicit transactions; _write() opens each one explicitly.
+            self._db = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_S, isolation_level=None)
+        except sqlite3.Error as error:
+            raise LedgerError(f"{self.path}: cannot open the ledger: {error}") from None
+        try:
+            self._prepare(create)
+        except sqlite3.DatabaseError as error:  # "file is not a database", a locked or read-only file
+            self._db.close()
+            raise LedgerError(f"{self.path}: not a readable lorecast ledger ({error})") from None
+        except BaseException:
+            self._db.close()
+            raise
+
+    def __repr__(self) -> str:
+        return f"Ledger({str(self.path)!r})"
+
+    def __enter__(self) -> Ledger:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self._db.close()
+
+    # -- opening -------------------------------------------------------------------------------------------------
+
+    def _prepare(self, create: bool) -> None:
+        version, application_id, tables = self._header()
+        if version == 0 and tables:
+            raise LedgerError(f"{self.path}: not a lorecast ledger (a SQLite file with other tables)")
+        if version == 0 and not create:
+            raise LedgerError(f"{self.path}: not a lorecast ledger (an empty SQLite file)")
+        if version > 0 and application_id != APPLICATION_ID:
+            raise LedgerError(f"{self.path}: not a lorecast ledger (a SQLite file of another application)")
+        if version > SCHEMA_VERSION:
+            raise LedgerError(
+                f"{self.path}: the ledger has schema version {version}, written by a newer lorecast; "
+                f"this one knows versions up to {SCHEMA_VERSION}"
+            )
+        self._db.execute("PRAGMA foreign_keys = ON")
+        self._use_wal()
+        if version < SCHEMA_VERSION:
+            self._migrate()
+
+    def _header(self) -> tuple[int, int, int]:
+        """Schema version, application id and number of schema objects, read in one transaction: another run
+        may be creating the schema right now."""
+        self._db.execute("BEGIN")
+        try:
+            return self._read_header()
+        finally:
+            self._db.execute("COMMIT")
+
+    def _read_header(self) -> tuple[int, int, int]:
+        return (self._db.execute("PRAGMA user_version").fetchone()[0],
+                self._db.execute("PRAGMA application_id").fetchone()[0],
+                self._db.execute("SELECT count(*) FROM sqlite_master").fetchone()[0])
+
+    def _use_wal(self) -> None:
+        # Switching a new file to WAL needs it to itself. When two runs switch at the same moment, SQLite answers
+        # one of them "locked" at once, without the busy timeout (waiting could deadlock), so that one tries again.
+        deadline = time.monotonic() + BUSY_TIMEOUT_S
+        while True:
+            try:
+                mode = self._db.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+                break
+            except sqlite3.OperationalError as error:
+                if "locked" not in str(error) or time.monotonic() > deadline:
+                    raise
+                time.sleep(0.01)
+        if mode != "wal":
+            raise LedgerError(f"{self.path}: SQLite cannot keep this ledger in WAL mode (it stays in {mode} mode)")
+
+    def _migrate(self) -> None:
+        with self._write():
+            version, _, _ = self._read_header()  # again, inside the lock: another run may have migrated meanwhile
+            for statements in MIGRATIONS[version:]:
+                for statement in statements:
+                    self._db.execute(statement)
+            self._db.execute(f"PRAGMA application_id = {APPLICATION_ID}")
+            self._db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+
+    @contextmanager
+    def _write(self) -> Iterator[None]:
+        """One transaction that holds the write lock from its start, so what it reads stays true until it commits."""
+        try:
+            self._db.execute("BEGIN IMMEDIATE")
+        except sqlite3.OperationalError as error:
+            if "locked" in str(error) or "busy" in str(error):
+                raise LedgerError(
+                    f"{self.path}: another process kept the ledger locked for over {BUSY_TIMEOUT_S:g} s"
+                ) from None
+            raise
+        try:
+            yield
+            self._db.execute("COMMIT")
+        except BaseException:
+            if self._db.in_transaction:
+                self._db.execute("ROLLBACK")
+            raise
+
+    # -- the run lock --------------------------------------------------------------------------------------------
+
+    @contextmanager
+    def lock(self, platform: str, account: str, *, holder: str, stale_after_s: float) -> Iterator[None]:
+        """Hold the one run lock of this platform account for the `with` block.
+
+        A lock older than `stale_after_s`, or held by a process of this host that is gone, is taken over (and
+        logged); a live one raises LedgerBusy. A run that lasts longer than `stale_after_s` can lose its lock
+        to the next run, so pick it above the longest run (the job's deadline).
+        """
+        with self._write():
+            row = self._db.execute(
+                "SELECT holder, since FROM run_locks WHERE platform = ? AND account = ?", (platform, account)
+            ).fetchone()
+            now = _now()
+            if row is not None:
+                other, since = row[0], _time(row[1])
+                age = (now - since).total_seconds()
+                if age <= stale_after_s and not _gone(other):
+                    raise LedgerBusy(
+                        f"{platform} account {account!r} is busy: run {other} has held its lock since "
+                        f"{since.isoformat(timespec='seconds')} (taken over after {stale_after_s:g} s, or "
+                        f"as soon as that process is gone)"
+                    )
+                log.warning("%s account %r: taking over the lock of run %s (since %s, %s)", platform, account,
+                            other, row[1], "stale" if age > stale_after_s else "its process is gone")
+            self._db.execute(
+                "INSERT OR REPLACE INTO run_locks (platform, account, holder, since) VALUES (?, ?, ?, ?)",
+                (platform, account, holder, _iso(now)),
+            )
+        try:
+            yield
+        finally:
+            with self._write():
+                # Only our own row: after a takeover the lock belongs to the run that took it.
+                self._db.execute(
+                    "DELETE FROM run_locks WHERE platform = ? AND account = ? AND holder = ?",
+                    (platform, account, holder),
+                )
+
+    # -- posts ---------------------------------------------------------------------------------------------------
+
+    def has_text(self, platform: str, account: str, text: str) -> bool:
+        """Whether this account has the text (normalized) pending or posted."""
+        row = self._db.execute(
+            "SELECT 1 FROM posts WHERE platform = ? AND account = ? AND text_key = ? "
+            "AND state IN ('pending', 'posted')",
+            (platform, account, text_key(text)),
+        ).fetchone()
+        return row is not None
+
+    def begin(self, platform: str, account: str, text: str, *, score: float | None, ranked_by: str | None,
+              rng_seed: int | None) -> int:
+        """Record `text` as pending before it is sent; its row id. DuplicateText when the account has it already."""
+        if not normalize_text(text):
+            raise ValueError("a post's text must not be blank")
+        key = text_key(text)
+        now = _iso(_now())
+        with self._write():
+            try:
+                cursor = self._db.execute(
+                    "INSERT INTO posts (platform, account, text, text_key, state, score, ranked_by, rng_seed, "
+                    "created_at, updated_at) VALUES (?, ?, ?, ?, 'pending', ?, ?, ?, ?, ?)",
+                    (platform, account, text, key, score, ranked_by, rng_seed, now, now),
+                )
+            except sqlite3.IntegrityError:
+                other_id, other_state = self._db.execute(
+                    "SELECT id, state FROM posts WHERE platform = ? AND account = ? AND text_key = ? "
+                    "AND state IN ('pending', 'posted')", (platform, account, key),
+                ).fetchone()
+                raise DuplicateText(
+                    f"{platform} account {account!r} already has this text ({other_state} post {other_id})"
+                ) from None
+        assert cursor.lastrowid is not None
+        return cursor.lastrowid
+
+    def mark_posted(self, post_id: int, remote_id: str) -> None:
+        """The pending post went out as `remote_id`."""
+        if not remote_id:
+            raise ValueError("a posted post needs its remote id")
+        now = _iso(_now())
+        self._finish(post_id, "UPDATE posts SET state = 'posted', remote_id = ?, posted_at = ?, updated_at = ? "
+                              "WHERE id = ? AND state = 'pending'", (remote_id, now, now, post_id))
+
+    def mark_failed(self, post_id: int, reason: str) -> None:
+        """The pending post did not go out, for `reason` (one line, no secrets); its text is free for a later try."""
+        self._finish(post_id, "UPDATE posts SET state = 'failed', reason = ?, updated_at = ? "
+                              "WHERE id = ? AND state = 'pending'", (reason, _iso(_now()), post_id))
+
+    def _finish(self, post_id: int, update: str, parameters: tuple[Any, ...]) -> None:
+        with self._write():
+            if self._db.execute(update, parameters).rowcount == 1:
+                return
+            row = self._db.execute("SELECT state FROM posts WHERE id = ?", (post_id,)).fetchone()
+        if row is None:
+            raise LedgerError(f"{self.path}: no post {post_id}")
+        raise LedgerError(f"{self.path}: post {post_id} is {row[0]}, not pending")
+
+    def pending(self, platform: str, account: str) -> list[PostRow]:
+        """The account's posts left pending (by a crashed run, unless a run is under way), oldest first."""
+        return self._posts("WHERE platform = ? AND account = ? AND state = 'pending' ORDER BY id",
+                           (platform, account))
+
+    def posts(self, *, platform: str | None = None, account: str | None = None, state: str | None = None,
+              limit: int | None = None) -> list[PostRow]:
+        """Posts matching every filter given, newest first; at most `limit` of them."""
+        if state is not None and state not in STATES:
+            raise ValueError(f"state must be one of {', '.join(STATES)}, got {state!r}")
+        conditions, parameters = _filters(platform=platform, account=account, state=state)
+        clause = f"{conditions} ORDER BY id DESC"
+        if limit is not None:
+            clause += " LIMIT ?"
+            parameters.append(limit)
+        return self._posts(clause, tuple(parameters))
+
+    def posted_since(self, platform: str, account: str, since: datetime) -> list[PostRow]:
+        """The account's posted posts from `since` (an aware datetime) on, oldest first: what feedback asks about."""
+        return self._posts("WHERE platform = ? AND account = ? AND state = 'posted' AND posted_at >= ? "
+                           "ORDER BY posted_at, id", (platform, account, _iso(since)))
+
+    def _posts(self, clause: str, parameters: tuple[Any, ...]) -> list[PostRow]:
+        rows = self._db.execute(f"SELECT {_POST_COLUMNS} FROM posts {clause}", parameters).fetchall()
+        return [_post_row(row) for row in rows]
+
+    # -- engagement ----------------------------------------------------------------------------------------------
+
+    def record_engagement(self, post_id: int, engagement: Engagement, fetched_at: datetime | None = None) -> None:
+        """Store the counts a platform reported for a post at `fetched_at` (default now); earlier ones are kept."""
+        with self._write():
+            if self._db.execute("SELECT 1 FROM posts WHERE id = ?", (post_id,)).fetchone() is None:
+                raise LedgerError(f"{self.path}: no post {post_id}")
+            self._db.execute(
+                "INSERT INTO metrics (post_id, fetched_at, likes, reposts, replies, quotes, impressions, total) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (post_id, _iso(fetched_at or _now()), engagement.likes, engagement.reposts, engagement.replies,
+                 engagement.quotes, engagement.impressions, engagement.total),
+            )
+
+    def latest_metrics(self, post_ids: Iterable[int] | None = None) -> dict[int, MetricsRow]:
+        """The newest metrics of each post (of `post_ids`, or of all) that has any."""
+        query = f"SELECT {_METRICS_COLUMNS} FROM metrics m WHERE m.rowid = ({_LATEST_METRICS_ROWID})"
+        if post_ids is None:
+            rows = self._db.execute(query).fetchall()
+        else:
+            ids = list(post_ids)
+            rows = []
+            for start in range(0, len(ids), _IDS_PER_QUERY):  # SQLite caps the parameters of one statement
+                chunk = ids[start:start + _IDS_PER_QUERY]
+                marks = ", ".join("?" * len(chunk))
+                rows += self._db.execute(f"{query} AND m.post_id IN ({marks})", chunk).fetchall()
+        return {row[0]: _metrics_row(row) for row in rows}
+
+    def engagement_history(self, platform: str | None = None,
+                           account: str | None = None) -> list[tuple[datetime, str, float]]:
+        """(posted_at, text, latest total engagement) of every posted post with metrics, oldest first: the posts
+        that trainer/engagement.py label_by_engagement takes."""
+        conditions, parameters = _filters("p.", platform=platform, account=account, state="posted")
+        rows = self._db.execute(
+            f"SELECT p.posted_at, p.text, m.total FROM posts p JOIN metrics m "
+            f"ON m.rowid = (SELECT rowid FROM metrics WHERE post_id = p.id ORDER BY fetched_at DESC, rowid DESC "
+            f"LIMIT 1) {conditions} ORDER BY p.posted_at, p.id",
+            parameters,
+        ).fetchall()
+        return [(_time(posted_at), text, float(total)) for posted_at, text, total in rows]
+
+
+_POST_COLUMNS = ("id, platform, account, text, text_key, state, remote_id, score, ranked_by, rng_seed, reason, "
+                 "created_at, updated_at, posted_at")
+_METRICS_COLUMNS = "m.post_id, m.fetched_at, m.likes, m.reposts, m.replies, m.quotes, m.impressions, m.total"
+_LATEST_METRICS_ROWID = ("SELECT rowid FROM metrics WHERE post_id = m.post_id "
+                         "ORDER BY fetched_at DESC, rowid DESC LIMIT 1")
+_IDS_PER_QUERY = 500
+
+
+def _filters(prefix: str = "", **columns: str | None) -> tuple[str, list[Any]]:
+    """A WHERE clause (or "") over the columns given a value, each name after `prefix`, with its parameters."""
+    given = {name: value for name, value in columns.items() if value is not None}
+    if not given:
+        return "", []
+    return "WHERE " + " AND ".join(f"{prefix}{name} = ?" for name in given), list(given.values())
+
+
+def _post_row(row: tuple[Any, ...]) -> PostRow:
+    *fields, created_at, updated_at, posted_at = row
+    return PostRow(*fields, created_at=_time(created_at), updated_at=_time(updated_at),
+                   posted_at=_time(posted_at) if posted_at is not None else None)
+
+
+def _metrics_row(row: tuple[Any, ...]) -> MetricsRow:
+    post_id, fetched_at, *counts = row
+    return MetricsRow(post_id, _time(fetched_at), *counts)
+
+
+def _now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def _iso(when: datetime) -> str:
+    """UTC ISO 8601 with microseconds: one fixed width, so text order is time order."""
+    if when.tzinfo is None or when.utcoffset() is None:
+        raise ValueError(f"the ledger stores aware datetimes only, got naive {when.isoformat()}")
+    return when.astimezone(timezone.utc).isoformat(timespec="microseconds")
+
+
+def _time(text: str) -> datetime:
+    return datetime.fromisoformat(text)
+
+
+def _gone(holder: str) -> bool:
+    """Whether the holder ("host:pid:token") was a process of this host that no longer exists."""
+    host, _, rest = holder.partition(":")
+    pid_text = rest.partition(":")[0]
+    if host != socket.gethostname() or not pid_text.isdigit():
+        return False  # another host's process: only the age of its lock can tell
+    try:
+        os.kill(int(pid_text), 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:  # alive, under another user
+        return False
+    return False
+
+
+__all__ = [
+    "DuplicateText", "Ledger", "LedgerBusy", "LedgerError", "MetricsRow", "PostRow", "holder_id",
+    "normalize_text", "text_key",
+]

@@ -1,0 +1,1 @@
+"""The platforms a poster publishes to, one small module each behind `base.Platform`."""

@@ -1,0 +1,120 @@
+"""What the OAuth1 platforms (X, Tumblr) share: a signed session, one request with its network failures mapped to
+PlatformError, and error messages that are one line, short, and free of the account's secrets.
+
+    api = SignedApi("X", credentials, timeout=30.0)
+    response = api.send("POST", url, json={"text": text})   # PlatformError(transient=True) when no answer came
+    raise api.error(f"X answered HTTP {response.status_code}: {detail}", transient=True)
+
+No retries here: whether to try again is the run's decision (poster/run.py).
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timezone
+from typing import Any
+
+import requests
+from requests_oauthlib import OAuth1Session
+
+from poster.credentials import OAuth1Credentials, scrub
+from poster.platforms.base import PlatformError
+
+_MAX_MESSAGE_CHARS = 300
+
+
+class SignedApi:
+    """One account's OAuth1-signed HTTP session with one platform."""
+
+    def __init__(self, label: str, credentials: OAuth1Credentials, timeout: float) -> None:
+        if timeout <= 0:
+            raise ValueError("timeout must be positive")
+        self.label = label
+        self.timeout = timeout
+        self._secrets = credentials.secrets()
+        self._session = OAuth1Session(
+            credentials.consumer_key,
+            client_secret=credentials.consumer_secret,
+            resource_owner_key=credentials.access_token,
+            resource_owner_secret=credentials.access_secret,
+        )
+
+    def __repr__(self) -> str:
+        return f"SignedApi({self.label!r})"
+
+    def send(self, method: str, url: str, **kwargs: Any) -> requests.Response:
+        """The platform's answer, whatever its status; PlatformError when none came.
+
+        A JSON body (json=...) is sent unsigned, as OAuth1 signs only form bodies; query parameters are signed.
+        """
+        try:
+            return self._session.request(method, url, timeout=self.timeout, **kwargs)
+        except requests.Timeout:
+            # The request may have been carried out (a post published): transient, and the run looks it up.
+            raise self.error(f"{self.label} did not answer {method} {url} within {self.timeout:g} s",
+                             transient=True) from None
+        except (requests.ConnectionError, requests.exceptions.ChunkedEncodingError) as error:
+            raise self.error(f"{self.label}: {method} {url} failed: {network_reason(error)}",
+                             transient=True) from None
+        except requests.RequestException as error:  # a URL requests cannot use, a broken answer
+            raise self.error(f"{self.label}: {method} {url} failed: {network_reason(error)}") from None
+
+    def error(self, message: str, kind: type[PlatformError] = PlatformError, **kwargs: Any) -> PlatformError:
+        """`kind(message)` on one line, cut to a readable length, with every secret replaced by ***."""
+        line = scrub(" ".join(message.split()), self._secrets)
+        if len(line) > _MAX_MESSAGE_CHARS:
+            line = line[: _MAX_MESSAGE_CHARS - 3] + "..."
+        return kind(line, **kwargs)
+
+    def close(self) -> None:
+        self._session.close()
+
+
+def json_body(response: requests.Response) -> Any:
+    """The decoded JSON body, or None when it is not JSON."""
+    try:
+        return json.loads(response.content)
+    except (ValueError, UnicodeDecodeError):
+        return None
+
+
+def excerpt(response: requests.Response) -> str:
+    text = response.content[:200].decode("utf-8", errors="replace").strip()
+    return repr(text) if text else "an empty body"
+
+
+def header_number(response: requests.Response, name: str) -> float | None:
+    """A numeric header's value; None when absent or not a number."""
+    try:
+        return float(response.headers[name])
+    except (KeyError, ValueError):
+        return None
+
+
+def resets(reset_at: float | None) -> str:
+    """", resets at 2025-01-01 12:00:00 UTC" for a rate limit's reset in unix seconds; "" when unknown."""
+    if reset_at is None:
+        return ""
+    try:
+        return datetime.fromtimestamp(reset_at, timezone.utc).strftime(", resets at %Y-%m-%d %H:%M:%S UTC")
+    except (OverflowError, OSError, ValueError):  # a header far outside any calendar
+        return f", resets at unix time {reset_at:g}"
+
+
+def network_reason(error: BaseException) -> str:
+    """The socket-level reason ("Connection refused", "Remote end closed connection without response") when there
+    is one under requests' and urllib3's wrappers, whose own messages are long and repeat the URL."""
+    found: BaseException | None = None
+    stack, seen = [error], set()
+    while stack:
+        current = stack.pop()
+        if id(current) in seen:
+            continue
+        seen.add(id(current))
+        if not type(current).__module__.startswith(("requests", "urllib3")):
+            found = current
+        nested = [getattr(current, "reason", None), current.__cause__, current.__context__, *current.args]
+        stack.extend(item for item in nested if isinstance(item, BaseException))
+    if found is None:
+        return str(error)
+    return getattr(found, "strerror", None) or str(found) or type(found).__name__

@@ -1,0 +1,192 @@
+"""X (Twitter) API v2 with OAuth 1.0a user context: the `twitter` platform.
+
+    x = TwitterPlatform(credentials)                     # api_url="https://api.x.com"
+    x.fits(text)        None, or "301 weighted characters, X allows 280" (poster.twitter_text)
+    x.post(text)        POST /2/tweets {"text"}                 -> 201 {"data": {"id", "text"}}
+    x.account           GET /2/users/me                         -> {"data": {"id", "username", ...}}, once
+    x.find(text)        GET /2/users/:id/tweets?max_results=100 -> {"data": [{"id", "text"}, ...], "meta"}
+    x.engagement(ids)   GET /2/tweets?ids=1,2,...&tweet.fields=public_metrics, 100 ids a request
+                        -> {"data": [{"id", "public_metrics": {"like_count", "retweet_count", "reply_count",
+                            "quote_count", "impression_count"}}], "errors": [...ids not found...]}
+    x.rate_limit        RateLimit(limit, remaining, reset_at) of the last answer's x-rate-limit-* headers
+
+Errors, from X's problem bodies {"title", "detail", "errors": [{"message"}]}:
+    403 whose detail speaks of duplicate content -> DuplicatePost
+    401, other 403                               -> AuthRefused
+    429                                          -> RateLimited(reset_at = x-rate-limit-reset, unix seconds)
+    5xx, timeouts, dropped connections           -> PlatformError(transient=True)
+    other 4xx, a success body that is not X's    -> PlatformError(transient=False)
+"""
+
+from __future__ import annotations
+
+import html
+import unicodedata
+from collections.abc import Sequence
+from typing import Any, NamedTuple
+
+import requests
+
+from poster.credentials import OAuth1Credentials
+from poster.platforms.base import AuthRefused, DuplicatePost, Engagement, Platform, RateLimited
+from poster.platforms.http import SignedApi, excerpt, header_number, json_body, resets
+from poster.twitter_text import INVALID_CHARACTERS, MAX_WEIGHTED_LENGTH, weighted_length
+
+ENGAGEMENT_BATCH = 100  # ids per GET /2/tweets: X's maximum
+TIMELINE_SCAN = 100  # the most recent posts find() looks through: X's max_results
+
+
+class RateLimit(NamedTuple):
+    limit: int
+    remaining: int
+    reset_at: float  # unix seconds
+
+
+class TwitterPlatform(Platform):
+    name = "twitter"
+
+    def __init__(self, credentials: OAuth1Credentials, api_url: str = "https://api.x.com",
+                 timeout: float = 30.0) -> None:
+        self.api_url = api_url.rstrip("/")
+        self.rate_limit: RateLimit | None = None
+        self._api = SignedApi("X", credentials, timeout)
+        self._user: tuple[str, str] | None = None  # (id, username)
+
+    def __repr__(self) -> str:
+        return f"TwitterPlatform({self.api_url!r})"
+
+    @property
+    def account(self) -> str:
+        return self._me()[1]
+
+    def fits(self, text: str) -> str | None:
+        if not text.strip():
+            return "empty text"
+        invalid = sorted(INVALID_CHARACTERS.intersection(text))
+        if invalid:
+            return f"holds {', '.join(f'U+{ord(char):04X}' for char in invalid)}, which X refuses"
+        length = weighted_length(text)
+        if length > MAX_WEIGHTED_LENGTH:
+            return f"{length} weighted characters, X allows {MAX_WEIGHTED_LENGTH}"
+        return None
+
+    def post(self, text: str) -> str:
+        document = self._call("POST", "/2/tweets", json={"text": text})
+        post_id = _field(document.get("data"), "id")
+        if post_id is None:
+            # X took the request but the answer does not say as what: the post may be out, so the run must look.
+            raise self._api.error(f"X answered POST /2/tweets without a post id: {_shape(document)}",
+                                  transient=True)
+        return post_id
+
+    def find(self, text: str) -> str | None:
+        user_id = self._me()[0]
+        document = self._call("GET", f"/2/users/{user_id}/tweets", params={"max_results": TIMELINE_SCAN})
+        wanted = _normalized(text)
+        for item in _list(document, "data"):
+            # X gives the text back with &, < and > escaped as HTML entities.
+            if isinstance(item.get("text"), str) and _normalized(html.unescape(item["text"])) == wanted:
+                return _field(item, "id")
+        return None
+
+    def engagement(self, ids: Sequence[str]) -> dict[str, Engagement]:
+        counts: dict[str, Engagement] = {}
+        unique = list(dict.fromkeys(ids))
+        for start in range(0, len(unique), ENGAGEMENT_BATCH):
+            batch = unique[start:start + ENGAGEMENT_BATCH]
+            document = self._call("GET", "/2/tweets",
+                                  params={"ids": ",".join(batch), "tweet.fields": "public_metrics"})
+            for item in _list(document, "data"):  # ids X no longer has come under "errors": left out
+                post_id, metrics = _field(item, "id"), item.get("public_metrics")
+                if post_id is not None and isinstance(metrics, dict):
+                    counts[post_id] = _engagement(metrics)
+        return counts
+
+    def close(self) -> None:
+        self._api.close()
+
+    def _me(self) -> tuple[str, str]:
+        if self._user is None:
+            data = self._call("GET", "/2/users/me").get("data")
+            user_id, username = _field(data, "id"), _field(data, "username")
+            if user_id is None or username is None:
+                raise self._api.error("X answered GET /2/users/me without the user's id and username")
+            self._user = (user_id, username)
+        return self._user
+
+    def _call(self, method: str, path: str, **kwargs: Any) -> dict[str, Any]:
+        """The JSON object of a 2xx answer; the mapped PlatformError for anything else."""
+        response = self._api.send(method, self.api_url + path, **kwargs)
+        self._note_rate_limit(response)
+        document = json_body(response)
+        status = response.status_code
+        if 200 <= status < 300:
+            if not isinstance(document, dict):
+                raise self._api.error(f"X answered {method} {path} with {excerpt(response)}, not a JSON object",
+                                      transient=method == "POST")  # a post may be out: let the run look
+            return document
+        detail = _problem(document) or excerpt(response)
+        where = f"{method} {path}"
+        if status == 429:
+            reset_at = header_number(response, "x-rate-limit-reset")
+            raise self._api.error(f"X rate limit reached on {where}{resets(reset_at)}: {detail}", RateLimited,
+                                  reset_at=reset_at)
+        if status == 403 and "duplicate" in detail.lower():
+            raise self._api.error(f"X refused the post as a duplicate: {detail}", DuplicatePost)
+        if status in (401, 403):
+            raise self._api.error(f"X refused {where} (HTTP {status}): {detail}; check the app's keys and its "
+                                  "read and write permission, and the access token (`lorecast auth twitter`)",
+                                  AuthRefused)
+        raise self._api.error(f"X answered HTTP {status} to {where}: {detail}", transient=status >= 500)
+
+    def _note_rate_limit(self, response: requests.Response) -> None:
+        limit, remaining, reset_at = (header_number(response, f"x-rate-limit-{part}")
+                                      for part in ("limit", "remaining", "reset"))
+        if limit is not None and remaining is not None and reset_at is not None:
+            self.rate_limit = RateLimit(int(limit), int(remaining), reset_at)
+
+
+def _problem(document: Any) -> str | None:
+    """X's reason in an error body: the messages of "errors" (specific) before "detail" and "title" (generic)."""
+    if not isinstance(document, dict):
+        return None
+    messages = [error["message"] for error in _list(document, "errors") if isinstance(error.get("message"), str)]
+    if messages:
+        return "; ".join(messages)
+    for key in ("detail", "title"):
+        if isinstance(document.get(key), str):
+            return document[key]
+    return None
+
+
+def _engagement(metrics: dict[str, Any]) -> Engagement:
+    def count(key: str) -> int:
+        value = metrics.get(key)
+        return value if isinstance(value, int) and not isinstance(value, bool) else 0
+
+    impressions = metrics.get("impression_count")
+    return Engagement(
+        likes=count("like_count"), reposts=count("retweet_count"), replies=count("reply_count"),
+        quotes=count("quote_count"),
+        impressions=impressions if isinstance(impressions, int) and not isinstance(impressions, bool) else None,
+    )
+
+
+def _normalized(text: str) -> str:
+    """A text as X stores it: NFC, ends trimmed. (A URL comes back as a t.co link: such a text is not found.)"""
+    return unicodedata.normalize("NFC", text).strip()
+
+
+def _field(obj: Any, key: str) -> str | None:
+    """A string field of a JSON object (ids are strings in X's v2 API), None when absent or not a string."""
+    value = obj.get(key) if isinstance(obj, dict) else None
+    return value if isinstance(value, str) and value else None
+
+
+def _list(document: dict[str, Any], key: str) -> list[dict[str, Any]]:
+    value = document.get(key)
+    return [item for item in value if isinstance(item, dict)] if isinstance(value, list) else []
+
+
+def _shape(document: dict[str, Any]) -> str:
+    return "keys " + ", ".join(sorted(document)) if document else "an empty object"

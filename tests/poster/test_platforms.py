@@ -1,0 +1,318 @@
+"""The platform clients (X, Tumblr, stdout) against the local test platform, which verifies every OAuth1
+signature: posting, looking a post up, engagement, and how each failure maps to the errors of
+poster/platforms/base.py, with no secret in any message."""
+
+from __future__ import annotations
+
+import io
+import json
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import replace
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+from platform_server import DropAfterAccept, Duplicate, PlatformServer, RateLimit, Slow, Status
+
+from poster.credentials import OAuth1Credentials
+from poster.platforms.base import AuthRefused, DuplicatePost, Engagement, PlatformError, RateLimited
+from poster.platforms.stdout import StdoutPlatform
+from poster.platforms.tumblr import TumblrPlatform
+from poster.platforms.twitter import TwitterPlatform
+
+
+def twitter(server: PlatformServer, credentials: OAuth1Credentials | None = None,
+            timeout: float = 5.0) -> TwitterPlatform:
+    return TwitterPlatform(credentials or server.twitter_credentials, api_url=server.twitter_api_url,
+                           timeout=timeout)
+
+
+def tumblr(server: PlatformServer, credentials: OAuth1Credentials | None = None, blog: str | None = None,
+           timeout: float = 5.0) -> TumblrPlatform:
+    return TumblrPlatform(credentials or server.tumblr_credentials, blog=blog or server.tumblr_blog,
+                          api_url=server.tumblr_api_url, tags=("lorecast", "bot"), timeout=timeout)
+
+
+def assert_clean(error: Exception, credentials: OAuth1Credentials) -> None:
+    """One line, and not one of the account's keys, secrets or tokens in it."""
+    message = str(error)
+    assert message and "\n" not in message
+    for secret in credentials.secrets():
+        assert secret not in message
+    assert all(secret not in repr(error) for secret in credentials.secrets())
+
+
+def api_calls(server: PlatformServer, method: str, path: str) -> int:
+    return sum(1 for logged in server.requests if (logged.method, logged.path) == (method, path))
+
+
+# --- X ---------------------------------------------------------------------------------------------------------
+
+
+def test_x_posts_and_knows_its_account(platform_server: PlatformServer) -> None:
+    x = twitter(platform_server)
+    post_id = x.post("The bit bucket is where lost bits go.")
+    [stored] = platform_server.posts("twitter")
+    assert (post_id, stored.text) == (stored.id, "The bit bucket is where lost bits go.")
+    assert x.account == x.account == platform_server.twitter_user.username
+    assert api_calls(platform_server, "GET", "/x/2/users/me") == 1  # fetched once, then cached
+    assert x.rate_limit is not None
+    limit, remaining, reset_at = x.rate_limit  # of the last answer, GET /2/users/me
+    assert (limit, remaining) == (platform_server.twitter_rate_limits["GET /2/users/me"], limit - 1)
+    assert time.time() < reset_at <= time.time() + 15 * 60 + 1
+    assert all(secret not in repr(x) for secret in platform_server.twitter_credentials.secrets())
+
+
+def test_x_refuses_the_same_text_twice_as_a_duplicate(platform_server: PlatformServer) -> None:
+    x = twitter(platform_server)
+    x.post("Never twice.")
+    with pytest.raises(DuplicatePost) as caught:
+        x.post("Never twice.")
+    assert "duplicate" in str(caught.value)
+    platform_server.inject("twitter", "^/2/tweets$", Duplicate())
+    with pytest.raises(DuplicatePost):
+        x.post("A new text that X still calls a duplicate.")
+    assert len(platform_server.posts("twitter")) == 1
+    assert_clean(caught.value, platform_server.twitter_credentials)
+
+
+@pytest.mark.parametrize("wrong", ["consumer_secret", "access_secret", "access_token"])
+def test_x_wrong_credentials_are_refused(platform_server: PlatformServer, wrong: str) -> None:
+    credentials = replace(platform_server.twitter_credentials, **{wrong: "wrongwrongwrong"})
+    with pytest.raises(AuthRefused) as caught:
+        twitter(platform_server, credentials).post("hello")
+    assert "HTTP 401" in str(caught.value)
+    assert not caught.value.transient
+    assert not platform_server.posts("twitter")
+    assert_clean(caught.value, credentials)
+    assert_clean(caught.value, platform_server.twitter_credentials)
+
+
+def test_x_rate_limit_gives_the_reset_time(platform_server: PlatformServer) -> None:
+    x = twitter(platform_server)
+    platform_server.inject("twitter", "^/2/tweets$", RateLimit(30))
+    with pytest.raises(RateLimited) as caught:
+        x.post("Too soon.")
+    assert caught.value.transient
+    assert caught.value.reset_at == pytest.approx(time.time() + 30, abs=2)
+    assert x.rate_limit is not None and x.rate_limit.remaining == 0
+    assert x.rate_limit.reset_at == caught.value.reset_at
+    assert_clean(caught.value, platform_server.twitter_credentials)
+
+
+def test_x_server_errors_are_transient_and_bad_requests_are_not(platform_server: PlatformServer) -> None:
+    x = twitter(platform_server)
+    platform_server.inject("twitter", "^/2/tweets$", Status(503))
+    with pytest.raises(PlatformError) as caught:
+        x.post("Later, maybe.")
+    assert type(caught.value) is PlatformError and caught.value.transient
+    assert "HTTP 503" in str(caught.value)
+    # Past fits(): X's own 400 comes back with X's reason, and retrying will not help.
+    with pytest.raises(PlatformError) as caught:
+        x.post("語" * 141)
+    assert type(caught.value) is PlatformError and not caught.value.transient
+    assert "HTTP 400" in str(caught.value) and "too long" in str(caught.value)
+    assert_clean(caught.value, platform_server.twitter_credentials)
+
+
+@pytest.mark.parametrize("fault", [DropAfterAccept(), Slow(2.0)], ids=["dropped", "slow"])
+def test_x_post_without_an_answer_is_transient_and_find_resolves_it(platform_server: PlatformServer,
+                                                                     fault: DropAfterAccept | Slow) -> None:
+    x = twitter(platform_server, timeout=0.5)
+    x.post("An earlier post.")
+    platform_server.inject("twitter", "^/2/tweets$", fault)
+    with pytest.raises(PlatformError) as caught:
+        x.post("Sent, but was it posted?")
+    assert type(caught.value) is PlatformError and caught.value.transient
+    assert_clean(caught.value, platform_server.twitter_credentials)
+    [stored] = [post for post in platform_server.posts("twitter") if post.text == "Sent, but was it posted?"]
+    assert x.find("Sent, but was it posted?") == stored.id
+    assert x.find("Never sent.") is None
+
+
+def test_x_engagement_asks_100_ids_at_a_time(platform_server: PlatformServer) -> None:
+    x = twitter(platform_server)
+    ids = [x.post(f"Post number {number}.") for number in range(3)]
+    for number, post_id in enumerate(ids):
+        platform_server.set_engagement("twitter", post_id, like_count=10 + number, retweet_count=number,
+                                       reply_count=1, quote_count=2, impression_count=100 * number)
+    unknown = [str(10**17 + number) for number in range(147)]  # gone from X: left out of the answer
+    counts = x.engagement(ids[:2] + unknown + ids[2:])
+    assert api_calls(platform_server, "GET", "/x/2/tweets") == 2
+    assert counts == {
+        post_id: Engagement(likes=10 + number, reposts=number, replies=1, quotes=2, impressions=100 * number)
+        for number, post_id in enumerate(ids)
+    }
+    assert x.engagement([]) == {}
+
+
+@pytest.mark.parametrize(("text", "length"), [
+    ("語" * 141, 282),  # CJK counts 2
+    ("a" * 270 + " 👍🏽👍🏽👍🏽👍🏽👍🏽", 281),  # every emoji sequence counts 2
+    ("a" * 281, 281),
+])
+def test_x_fits_counts_weighted_characters(platform_server: PlatformServer, text: str, length: int) -> None:
+    x = twitter(platform_server)
+    assert x.fits(text) == f"{length} weighted characters, X allows 280"
+    assert x.fits("") == "empty text"
+    # Right at the limit, by weight: fits here, and the test platform (which counts on its own) takes it.
+    at_limit = "語" * 139 + "👍🏽"
+    assert x.fits(at_limit) is None
+    assert x.post(at_limit)
+
+
+# --- Tumblr ----------------------------------------------------------------------------------------------------
+
+
+def test_tumblr_posts_an_npf_text_with_tags(platform_server: PlatformServer) -> None:
+    blog = tumblr(platform_server)
+    post_id = blog.post("A hacker's koan.")
+    [stored] = platform_server.posts("tumblr")
+    assert post_id == stored.id
+    assert stored.content == [{"type": "text", "text": "A hacker's koan."}]
+    assert stored.tags == ["lorecast", "bot"]
+    assert blog.account == platform_server.tumblr_blog
+
+
+def test_tumblr_find_pages_through_recent_posts(platform_server: PlatformServer) -> None:
+    blog = tumblr(platform_server)
+    ids = [blog.post(f"Entry {number}.") for number in range(25)]
+    assert blog.find("Entry 0.") == ids[0]  # the oldest: on the second page of 20
+    assert blog.find("Entry 24.") == ids[24]
+    before = api_calls(platform_server, "GET", f"/tumblr/v2/blog/{platform_server.tumblr_blog}/posts")
+    assert blog.find("Never posted.") is None
+    after = api_calls(platform_server, "GET", f"/tumblr/v2/blog/{platform_server.tumblr_blog}/posts")
+    assert after - before == 2  # stops at the short last page
+
+
+def test_tumblr_engagement_is_the_note_count(platform_server: PlatformServer) -> None:
+    blog = tumblr(platform_server)
+    first, second = blog.post("One."), blog.post("Two.")
+    platform_server.set_engagement("tumblr", first, note_count=7)
+    counts = blog.engagement([first, second, "999"])  # 999: no such post, left out
+    assert counts == {first: Engagement(likes=7), second: Engagement()}
+    assert counts[first].total == 7
+
+
+def test_tumblr_refusals(platform_server: PlatformServer) -> None:
+    credentials = replace(platform_server.tumblr_credentials, access_secret="wrongwrongwrong")
+    with pytest.raises(AuthRefused) as caught:
+        tumblr(platform_server, credentials).post("hello")
+    assert "HTTP 401" in str(caught.value) and not caught.value.transient
+    assert_clean(caught.value, credentials)
+    with pytest.raises(AuthRefused) as caught:
+        tumblr(platform_server, blog="someone-else").post("hello")  # a blog the account does not own
+    assert "HTTP 403" in str(caught.value)
+    assert not platform_server.posts("tumblr") and not platform_server.posts("tumblr", "someone-else")
+
+
+def test_tumblr_rate_limit_and_server_errors(platform_server: PlatformServer) -> None:
+    blog = tumblr(platform_server)
+    platform_server.inject("tumblr", "/posts$", RateLimit(30))
+    with pytest.raises(RateLimited) as caught:
+        blog.post("Too soon.")
+    assert caught.value.reset_at == pytest.approx(time.time() + 30, abs=2)
+    assert_clean(caught.value, platform_server.tumblr_credentials)
+    platform_server.inject("tumblr", "/posts$", Status(502))
+    with pytest.raises(PlatformError) as caught:
+        blog.post("Later.")
+    assert type(caught.value) is PlatformError and caught.value.transient and "HTTP 502" in str(caught.value)
+
+
+def test_tumblr_daily_post_limit_has_no_known_reset(platform_server: PlatformServer) -> None:
+    platform_server.tumblr_daily_post_limit = 1
+    blog = tumblr(platform_server)
+    blog.post("The one post of the day.")
+    with pytest.raises(RateLimited) as caught:
+        blog.post("One too many.")
+    assert caught.value.reset_at is None  # the hourly API limit is not what ran out
+    assert "daily post limit" in str(caught.value)
+
+
+def test_tumblr_dropped_post_is_transient_and_find_resolves_it(platform_server: PlatformServer) -> None:
+    blog = tumblr(platform_server)
+    platform_server.inject("tumblr", "/posts$", DropAfterAccept())
+    with pytest.raises(PlatformError) as caught:
+        blog.post("Sent into the dark.")
+    assert type(caught.value) is PlatformError and caught.value.transient
+    [stored] = platform_server.posts("tumblr")
+    assert blog.find("Sent into the dark.") == stored.id
+
+
+def test_tumblr_fits_its_text_block_limit(platform_server: PlatformServer) -> None:
+    blog = tumblr(platform_server)
+    assert blog.fits("語" * 4096) is None
+    assert blog.fits("a" * 4097) == "4097 characters, a Tumblr text block here takes 4096"
+    assert blog.fits(" ") == "empty text"
+
+
+# --- stdout ----------------------------------------------------------------------------------------------------
+
+
+def test_stdout_prints_and_remembers_what_it_printed() -> None:
+    stream = io.StringIO()
+    platform = StdoutPlatform(stream=stream, account="demo")
+    first = platform.post("First line.")
+    second = platform.post("Second line.")
+    assert stream.getvalue() == "First line.\nSecond line.\n"
+    assert first.startswith("stdout-") and first != second
+    assert platform.post("First line.") == first  # the id is the text's
+    assert (platform.name, platform.account) == ("stdout", "demo")
+    assert platform.find("Second line.") == second and platform.find("Never printed.") is None
+    assert platform.engagement([first, "stdout-000000000000"]) == {first: Engagement()}
+    assert platform.fits("x" * 10_000) is None and platform.fits("") == "empty text"
+
+
+def test_stdout_writes_to_the_stdout_of_the_moment(capsys: pytest.CaptureFixture[str]) -> None:
+    StdoutPlatform().post("Captured.")
+    assert capsys.readouterr().out == "Captured.\n"
+
+
+# --- secrets in what a platform echoes back --------------------------------------------------------------------
+
+
+class _EchoHandler(BaseHTTPRequestHandler):
+    """Answers every request 400 with its Authorization header in the body, as a careless API might."""
+
+    def do_GET(self) -> None:
+        self._echo()
+
+    def do_POST(self) -> None:
+        self.rfile.read(int(self.headers.get("Content-Length", 0)))
+        self._echo()
+
+    def _echo(self) -> None:
+        echoed = self.headers.get("Authorization", "")
+        body = json.dumps({"detail": f"bad header {echoed}", "meta": {"msg": f"bad header {echoed}"}}).encode()
+        self.send_response(400)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, format: str, *args: object) -> None:
+        pass
+
+
+@pytest.fixture
+def echo_url() -> Iterator[str]:
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _EchoHandler)
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join()
+
+
+def test_a_key_or_token_echoed_by_the_platform_is_scrubbed(echo_url: str) -> None:
+    credentials = OAuth1Credentials("consumerkey123", "consumersecret456", "accesstoken789", "accesssecret012")
+    for platform in (TwitterPlatform(credentials, api_url=echo_url, timeout=5),
+                     TumblrPlatform(credentials, blog="demo", api_url=echo_url, timeout=5)):
+        with pytest.raises(PlatformError) as caught:
+            platform.post("hello")
+        assert "HTTP 400" in str(caught.value) and "***" in str(caught.value)  # the echo came back, scrubbed
+        assert_clean(caught.value, credentials)

@@ -1,0 +1,239 @@
+"""`lorecast post` and `lorecast feedback` against the local test platform (real OAuth1 signatures, verified by
+oauthlib) and the TorchServe stand-in: the ledger stays consistent through every fault and no text is posted twice.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from platform_server import DropAfterAccept, Duplicate, RateLimit, Slow, Status
+
+from poster.commands.post import EXIT_BUSY, EXIT_RATE_LIMITED
+from poster.ledger import Ledger
+
+
+@pytest.fixture
+def env(platform_server, standin, tmp_path, monkeypatch):
+    """The environment a CronJob gives a poster: every option as a LORECAST_… variable."""
+    credentials = platform_server.twitter_credentials
+    tumblr = platform_server.tumblr_credentials
+    values = {
+        "LORECAST_LEDGER": str(tmp_path / "ledger" / "posts.db"),
+        "LORECAST_ENDPOINT": standin.endpoint,
+        "LORECAST_INFERENCE_KEY": standin.key,
+        "LORECAST_TWITTER_API_URL": platform_server.twitter_api_url,
+        "LORECAST_TWITTER_CONSUMER_KEY": credentials.consumer_key,
+        "LORECAST_TWITTER_CONSUMER_SECRET": credentials.consumer_secret,
+        "LORECAST_TWITTER_ACCESS_TOKEN": credentials.access_token,
+        "LORECAST_TWITTER_ACCESS_SECRET": credentials.access_secret,
+        "LORECAST_TUMBLR_API_URL": platform_server.tumblr_api_url,
+        "LORECAST_TUMBLR_CONSUMER_KEY": tumblr.consumer_key,
+        "LORECAST_TUMBLR_CONSUMER_SECRET": tumblr.consumer_secret,
+        "LORECAST_TUMBLR_ACCESS_TOKEN": tumblr.access_token,
+        "LORECAST_TUMBLR_ACCESS_SECRET": tumblr.access_secret,
+        "LORECAST_TUMBLR_BLOG": platform_server.tumblr_blog,
+        "LORECAST_TUMBLR_TAGS": "bot,lore",
+    }
+    for name, value in values.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.chdir(tmp_path)  # no stray .env
+    return values
+
+
+def ledger_rows(env):
+    with Ledger(Path(env["LORECAST_LEDGER"])) as ledger:
+        return ledger.posts()
+
+
+def secrets_of(platform_server):
+    return [*platform_server.twitter_credentials.secrets(), *platform_server.tumblr_credentials.secrets()]
+
+
+def assert_no_secret(platform_server, *texts):
+    for secret in secrets_of(platform_server):
+        for text in texts:
+            assert secret not in text
+
+
+def test_a_post_publishes_the_best_text_and_records_it(env, platform_server, run_main):
+    code, out, err = run_main("post", "twitter")
+    assert code == 0, err
+    [published] = platform_server.posts("twitter")
+    [row] = ledger_rows(env)
+    assert out.strip() == published.text == row.text
+    assert (row.state, row.remote_id, row.platform, row.account) == (
+        "posted", published.id, "twitter", platform_server.twitter_user.username)
+    assert_no_secret(platform_server, out, err)
+
+
+def test_the_next_run_never_posts_the_same_text_again(env, platform_server, run_main):
+    # The stand-in answers every run with the same candidates, best first.
+    for _ in range(3):
+        assert run_main("post", "twitter")[0] == 0
+    texts = [post.text for post in platform_server.posts("twitter")]
+    assert len(texts) == len(set(texts)) == 3
+    assert [row.state for row in ledger_rows(env)] == ["posted"] * 3
+
+
+def test_tumblr_posts_with_tags(env, platform_server, run_main):
+    code, out, err = run_main("post", "tumblr")
+    assert code == 0, err
+    [published] = platform_server.posts("tumblr")
+    assert published.text == out.strip() and list(published.tags) == ["bot", "lore"]
+    assert ledger_rows(env)[0].remote_id == published.id
+
+
+def test_a_duplicate_refusal_fails_that_row_and_the_next_candidate_is_posted(env, platform_server, run_main):
+    platform_server.inject("twitter", "^/2/tweets$", Duplicate())
+    code, out, err = run_main("post", "twitter")
+    assert code == 0, err
+    rows = sorted(ledger_rows(env), key=lambda row: row.id)
+    assert [row.state for row in rows] == ["failed", "posted"]
+    assert "duplicate" in rows[0].reason
+    assert [post.text for post in platform_server.posts("twitter")] == [rows[1].text]
+
+
+def test_a_rate_limit_that_resets_soon_is_waited_out(env, platform_server, run_main):
+    platform_server.inject("twitter", "^/2/tweets$", RateLimit(1))
+    started = time.monotonic()
+    code, _, err = run_main("post", "twitter")
+    assert code == 0, err
+    assert time.monotonic() - started >= 1
+    assert "waiting" in err
+    assert len(platform_server.posts("twitter")) == 1
+    assert [row.state for row in sorted(ledger_rows(env), key=lambda row: row.id)] == ["posted"]
+
+
+def test_a_rate_limit_past_the_deadline_exits_with_its_own_code(env, platform_server, run_main):
+    platform_server.inject("twitter", "^/2/tweets$", RateLimit(3600))
+    code, _, err = run_main("post", "twitter", "--deadline", "60")
+    assert code == EXIT_RATE_LIMITED
+    assert err.strip().splitlines()[-1].startswith("error: twitter rate limit")
+    assert platform_server.posts("twitter") == []
+    [row] = ledger_rows(env)
+    assert row.state == "failed" and "rate limited" in row.reason
+
+
+def test_a_server_error_fails_the_row_and_the_run(env, platform_server, run_main):
+    platform_server.inject("twitter", "^/2/tweets$", Status(503))
+    code, _, err = run_main("post", "twitter")
+    assert code == 1 and err.startswith("error: ") and err.count("\n") == 1
+    [row] = ledger_rows(env)
+    assert row.state == "failed" and platform_server.posts("twitter") == []
+    assert_no_secret(platform_server, err, row.reason)
+    # The text is free again: the next run posts it.
+    assert run_main("post", "twitter")[0] == 0
+    assert [post.text for post in platform_server.posts("twitter")] == [row.text]
+
+
+def test_a_connection_dropped_after_the_post_was_accepted_is_resolved_as_posted(env, platform_server, run_main):
+    platform_server.inject("twitter", "^/2/tweets$", DropAfterAccept())
+    code, _, err = run_main("post", "twitter")
+    assert code == 0, err
+    [published] = platform_server.posts("twitter")
+    [row] = ledger_rows(env)
+    assert (row.state, row.remote_id) == ("posted", published.id)
+
+
+def test_wrong_credentials_fail_cleanly(env, platform_server, run_main, monkeypatch):
+    monkeypatch.setenv("LORECAST_TWITTER_ACCESS_SECRET", "wrongwrongwrong")
+    code, _, err = run_main("post", "twitter")
+    assert code == 1 and err.count("\n") == 1
+    assert platform_server.posts("twitter") == []
+    assert all(row.state != "pending" for row in ledger_rows(env))
+    assert_no_secret(platform_server, err)
+
+
+def test_missing_credentials_are_named_not_shown(env, run_main, monkeypatch):
+    monkeypatch.delenv("LORECAST_TWITTER_ACCESS_TOKEN")
+    code, _, err = run_main("post", "twitter")
+    assert code == 1 and "LORECAST_TWITTER_ACCESS_TOKEN" in err
+
+
+def test_dry_run_publishes_and_records_nothing(env, platform_server, run_main):
+    code, out, err = run_main("post", "twitter", "--dry-run")
+    assert code == 0, err and out.strip()
+    assert platform_server.posts("twitter") == []
+    assert ledger_rows(env) == []
+
+
+def test_the_stdout_platform_prints_and_records(env, run_main):
+    code, out, err = run_main("post", "stdout")
+    assert code == 0, err
+    [row] = ledger_rows(env)
+    assert row.state == "posted" and row.text in out and row.remote_id.startswith("stdout-")
+
+
+def test_feedback_stores_engagement_for_the_selector(env, platform_server, run_main):
+    for _ in range(3):
+        assert run_main("post", "twitter")[0] == 0
+    posts = platform_server.posts("twitter")
+    for likes, post in enumerate(posts, 1):
+        platform_server.set_engagement("twitter", post.id, like_count=likes, retweet_count=1)
+    code, _, err = run_main("feedback", "twitter")
+    assert code == 0, err
+    with Ledger(Path(env["LORECAST_LEDGER"])) as ledger:
+        history = ledger.engagement_history("twitter")
+    assert sorted(total for _, _, total in history) == [2, 3, 4]
+
+
+def test_tumblr_feedback_reads_note_counts(env, platform_server, run_main):
+    assert run_main("post", "tumblr")[0] == 0
+    [post] = platform_server.posts("tumblr")
+    platform_server.set_engagement("tumblr", post.id, note_count=7)
+    assert run_main("feedback", "tumblr")[0] == 0
+    with Ledger(Path(env["LORECAST_LEDGER"])) as ledger:
+        [(_, text, total)] = ledger.engagement_history("tumblr")
+    assert (text, total) == (post.text, 7)
+
+
+# --- real processes: a run killed mid-post, and two runs at once ------------------------------------------------
+
+def start_poster(env, *args):
+    lorecast = str(Path(sys.executable).with_name("lorecast"))
+    return subprocess.Popen([lorecast, "post", *args], env={**os.environ, **env}, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+
+
+def wait_for(condition, timeout=20.0):
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.05)
+
+
+def test_a_run_killed_between_sending_and_recording_posts_nothing_twice(env, platform_server):
+    # The platform takes the post at once but answers only after 30 s: the run is killed while it waits.
+    platform_server.inject("twitter", "^/2/tweets$", Slow(30))
+    run = start_poster(env, "twitter")
+    wait_for(lambda: platform_server.posts("twitter"))
+    os.kill(run.pid, signal.SIGKILL)
+    run.wait()
+    [row] = ledger_rows(env)
+    assert row.state == "pending"
+
+    again = start_poster(env, "twitter")
+    out, err = again.communicate(timeout=60)
+    assert again.returncode == 0, err
+    assert "interrupted run" in err
+    published = platform_server.posts("twitter")
+    texts = [post.text for post in published]
+    assert len(texts) == len(set(texts)) == 2  # the killed run's text once, and one new text
+    rows = sorted(ledger_rows(env), key=lambda row: row.id)
+    assert [(row.state, row.remote_id) for row in rows] == [("posted", post.id) for post in published]
+
+
+def test_two_runs_started_at_the_same_instant_post_once(env, platform_server):
+    platform_server.inject("twitter", "^/2/tweets$", Slow(2))  # hold the lock long enough to overlap
+    runs = [start_poster(env, "twitter") for _ in range(2)]
+    results = [run.communicate(timeout=60) for run in runs]
+    codes = sorted(run.returncode for run in runs)
+    assert codes == [0, EXIT_BUSY], results
+    assert len(platform_server.posts("twitter")) == 1
+    assert [row.state for row in ledger_rows(env)] == ["posted"]
