@@ -23,16 +23,10 @@ from typing import Any
 import click
 
 from dataset.errors import LorecastError
+from poster.commands.options import ledger_option
 from poster.ledger import STATES, Ledger, MetricsRow, PostRow
 
-DEFAULT_LEDGER = "ledger/posts.db"
 _TEXT_WIDTH = 60
-
-ledger_option = click.option(
-    "--ledger", "ledger_path", default=DEFAULT_LEDGER, show_default=True, envvar="LORECAST_LEDGER",
-    show_envvar=True, metavar="PATH", type=click.Path(dir_okay=False),
-    help="The ledger file (SQLite) that `lorecast post` writes.",
-)
 
 
 @click.group("ledger")

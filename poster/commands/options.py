@@ -49,7 +49,8 @@ inference_options = _stack(
 
 ledger_option = click.option(
     "--ledger", "ledger_path", default=DEFAULT_LEDGER, show_default=True, envvar="LORECAST_LEDGER",
-    show_envvar=True, metavar="PATH", help="The SQLite ledger of this account's posts (created when missing).")
+    show_envvar=True, metavar="PATH", type=click.Path(dir_okay=False),
+    help="The SQLite ledger of the posts: `lorecast post` creates it when missing, the other commands read it.")
 
 platform_argument = click.argument("platform", type=click.Choice(PLATFORMS))
 

@@ -116,5 +116,5 @@ def feedback_command(platform: str, days: float, ledger_path: str, **platform_se
     from poster.run import feedback_run
 
     target = make_platform(platform, platform_settings)
-    with Ledger(Path(ledger_path)) as ledger:
+    with Ledger(Path(ledger_path), create=False) as ledger:  # nothing posted yet: say so, do not create one
         _run(lambda: feedback_run(target, ledger, days, _say))
