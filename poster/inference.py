@@ -43,6 +43,7 @@ from urllib.parse import urlsplit
 import requests
 
 from dataset.errors import LorecastError
+from poster.responses import excerpt, json_body, network_reason, os_cause
 
 RETRIED_STATUSES = frozenset({502, 503, 504})
 _SERVE_HINT = "is it running? `lorecast serve status`"
@@ -158,7 +159,7 @@ class InferenceClient:
         except (ValueError, UnicodeDecodeError):
             raise self._error(
                 f"TorchServe at {self.endpoint} answered 200 with a body that is not JSON "
-                f"({_excerpt(response)}); is this the lorecast model's predictions URL?"
+                f"({excerpt(response)}); is this the lorecast model's predictions URL?"
             ) from None
         try:
             return _read_generation(document)
@@ -186,7 +187,7 @@ class InferenceClient:
                     f"TorchServe at {self.endpoint} did not answer within {self.timeout:g} s"
                 ) from None
             except requests.RequestException as error:  # a broken answer, a URL requests cannot use
-                raise self._error(f"the request to {self.endpoint} failed: {_reason(error)}") from None
+                raise self._error(f"the request to {self.endpoint} failed: {network_reason(error)}") from None
             else:
                 if response.status_code == 200:
                     return response
@@ -196,12 +197,12 @@ class InferenceClient:
             attempt += 1
 
     def _connection_message(self, error: requests.ConnectionError, tried: str) -> str:
-        if isinstance(_os_cause(error), (ConnectionResetError, BrokenPipeError)):  # RemoteDisconnected too
+        if isinstance(os_cause(error), (ConnectionResetError, BrokenPipeError)):  # RemoteDisconnected too
             return f"TorchServe at {self.endpoint} closed the connection without answering{tried}"
-        return f"TorchServe is not reachable at {self.endpoint}: {_reason(error)}{tried} ({_SERVE_HINT})"
+        return f"TorchServe is not reachable at {self.endpoint}: {network_reason(error)}{tried} ({_SERVE_HINT})"
 
     def _status_message(self, response: requests.Response, tried: str) -> str:
-        document = _json_or_none(response)
+        document = json_body(response)
         if isinstance(document, dict) and document.get("type") == "InvalidKeyException":
             if self._key is None:
                 return f"TorchServe at {self.endpoint} wants an inference key and none was given ({_KEY_HINT})"
@@ -211,7 +212,7 @@ class InferenceClient:
         if isinstance(document, dict) and isinstance(document.get("message"), str):
             detail = document["message"]  # TorchServe's own errors: {"code", "type", "message"}
         else:
-            detail = _excerpt(response)
+            detail = excerpt(response)
         return f"TorchServe at {self.endpoint} answered HTTP {response.status_code}{tried}: {detail}"
 
     def _error(self, message: str) -> InferenceError:
@@ -308,41 +309,6 @@ _JSON_TYPE_NAMES = {
 
 def _json_type(value: Any) -> str:
     return _JSON_TYPE_NAMES.get(type(value), type(value).__name__)
-
-
-def _json_or_none(response: requests.Response) -> Any:
-    try:
-        return json.loads(response.content)
-    except (ValueError, UnicodeDecodeError):
-        return None
-
-
-def _excerpt(response: requests.Response) -> str:
-    text = response.content[:200].decode("utf-8", errors="replace").strip()
-    return repr(text) if text else "empty body"
-
-
-def _reason(error: requests.RequestException) -> str:
-    """The socket-level reason ("Connection refused") when there is one; requests' own text is a paragraph."""
-    cause = _os_cause(error)
-    return _os_reason(cause) if cause is not None else " ".join(str(error).split())
-
-
-def _os_cause(error: BaseException) -> OSError | None:
-    """The innermost OSError of the standard library under requests' and urllib3's wrappers."""
-    found = None
-    stack: list[BaseException] = [error]
-    seen: set[int] = set()
-    while stack:
-        current = stack.pop()
-        if id(current) in seen:
-            continue
-        seen.add(id(current))
-        if isinstance(current, OSError) and not type(current).__module__.startswith(("requests", "urllib3")):
-            found = current
-        nested = [getattr(current, "reason", None), current.__cause__, current.__context__, *current.args]
-        stack.extend(item for item in nested if isinstance(item, BaseException))
-    return found
 
 
 def _os_reason(error: BaseException) -> str:

@@ -23,7 +23,7 @@ from requests_oauthlib.oauth1_session import TokenRequestDenied
 
 from dataset.errors import LorecastError
 from poster.credentials import scrub
-from poster.platforms.http import excerpt, json_body, network_reason
+from poster.responses import excerpt, json_body, network_reason
 
 _MAX_MESSAGE_CHARS = 300
 

@@ -10,7 +10,6 @@ No retries here: whether to try again is the run's decision (poster/run.py).
 
 from __future__ import annotations
 
-import json
 from datetime import datetime, timezone
 from typing import Any
 
@@ -19,6 +18,7 @@ from requests_oauthlib import OAuth1Session
 
 from poster.credentials import OAuth1Credentials, scrub
 from poster.platforms.base import PlatformError
+from poster.responses import network_reason
 
 _MAX_MESSAGE_CHARS = 300
 
@@ -70,19 +70,6 @@ class SignedApi:
         self._session.close()
 
 
-def json_body(response: requests.Response) -> Any:
-    """The decoded JSON body, or None when it is not JSON."""
-    try:
-        return json.loads(response.content)
-    except (ValueError, UnicodeDecodeError):
-        return None
-
-
-def excerpt(response: requests.Response) -> str:
-    text = response.content[:200].decode("utf-8", errors="replace").strip()
-    return repr(text) if text else "an empty body"
-
-
 def header_number(response: requests.Response, name: str) -> float | None:
     """A numeric header's value; None when absent or not a number."""
     try:
@@ -101,20 +88,3 @@ def resets(reset_at: float | None) -> str:
         return f", resets at unix time {reset_at:g}"
 
 
-def network_reason(error: BaseException) -> str:
-    """The socket-level reason ("Connection refused", "Remote end closed connection without response") when there
-    is one under requests' and urllib3's wrappers, whose own messages are long and repeat the URL."""
-    found: BaseException | None = None
-    stack, seen = [error], set()
-    while stack:
-        current = stack.pop()
-        if id(current) in seen:
-            continue
-        seen.add(id(current))
-        if not type(current).__module__.startswith(("requests", "urllib3")):
-            found = current
-        nested = [getattr(current, "reason", None), current.__cause__, current.__context__, *current.args]
-        stack.extend(item for item in nested if isinstance(item, BaseException))
-    if found is None:
-        return str(error)
-    return getattr(found, "strerror", None) or str(found) or type(found).__name__

@@ -34,7 +34,8 @@ import requests
 from dataset.errors import LorecastError
 from poster.credentials import OAuth1Credentials
 from poster.platforms.base import AuthRefused, Engagement, Platform, RateLimited
-from poster.platforms.http import SignedApi, excerpt, header_number, json_body, resets
+from poster.platforms.http import SignedApi, header_number, resets
+from poster.responses import excerpt, json_body
 
 MAX_TEXT_CHARS = 4096  # the longest text block this client sends
 PAGE_SIZE = 20  # Tumblr's maximum `limit` for a blog's posts

@@ -29,7 +29,8 @@ import requests
 
 from poster.credentials import OAuth1Credentials
 from poster.platforms.base import AuthRefused, DuplicatePost, Engagement, Platform, RateLimited
-from poster.platforms.http import SignedApi, excerpt, header_number, json_body, resets
+from poster.platforms.http import SignedApi, header_number, resets
+from poster.responses import excerpt, json_body
 from poster.twitter_text import INVALID_CHARACTERS, MAX_WEIGHTED_LENGTH, weighted_length
 
 ENGAGEMENT_BATCH = 100  # ids per GET /2/tweets: X's maximum

@@ -212,7 +212,7 @@ def test_a_late_answer_within_the_timeout_arrives(standin):
     ("body", "problem"),
     [
         ("not json at all", "not JSON"),
-        ("", "not JSON (empty body)"),
+        ("", "not JSON (an empty body)"),
         ([1, 2], "the body is an array, not an object"),
         ({"predictions": ["a"]}, '"texts" is missing'),
         (valid_body(texts="one text"), '"texts" is a string, not an array'),

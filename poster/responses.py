@@ -1,0 +1,62 @@
+"""Reading what an HTTP exchange went wrong with, for one-line errors: shared by the inference client and the
+platform clients."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import requests
+
+
+def json_body(response: requests.Response) -> Any:
+    """The decoded JSON body, or None when it is not JSON."""
+    try:
+        return json.loads(response.content)
+    except (ValueError, UnicodeDecodeError):
+        return None
+
+
+def excerpt(response: requests.Response) -> str:
+    """The start of the body, quoted, for an error message."""
+    text = response.content[:200].decode("utf-8", errors="replace").strip()
+    return repr(text) if text else "an empty body"
+
+
+def os_cause(error: BaseException) -> OSError | None:
+    """The innermost OSError of the standard library under requests' and urllib3's wrappers."""
+    found = None
+    for current in _chain(error):
+        if isinstance(current, OSError) and not _wrapper(current):
+            found = current
+    return found
+
+
+def network_reason(error: BaseException) -> str:
+    """The socket-level reason ("Connection refused", "Remote end closed connection without response") when there
+    is one under requests' and urllib3's wrappers, whose own messages are long and repeat the URL."""
+    found = None
+    for current in _chain(error):
+        if not _wrapper(current):
+            found = current
+    if found is None:
+        return " ".join(str(error).split())
+    return getattr(found, "strerror", None) or str(found) or type(found).__name__
+
+
+def _wrapper(error: BaseException) -> bool:
+    return type(error).__module__.startswith(("requests", "urllib3"))
+
+
+def _chain(error: BaseException) -> list[BaseException]:
+    """`error` and every exception nested in it (reason, cause, context, args), outermost first."""
+    found, stack, seen = [], [error], set()
+    while stack:
+        current = stack.pop()
+        if id(current) in seen:
+            continue
+        seen.add(id(current))
+        found.append(current)
+        nested = [getattr(current, "reason", None), current.__cause__, current.__context__, *current.args]
+        stack.extend(item for item in nested if isinstance(item, BaseException))
+    return found
