@@ -1,10 +1,11 @@
-"""The bootstrap selector's examples: held-out corpus lines (positives) and the generator's own samples (negatives),
-both in the shape of what the handler ranks.
+"""The selector's examples: held-out corpus lines (positives) and the generator's own samples (negatives) for the
+bootstrap, and posted texts labelled by their engagement, all in the shape of what the handler ranks.
 
     HandlerShape.from_defaults(context)                    the handler's default request and filter settings
     positives(lines, tokenizer, shape) -> list[str]
     generate_negatives(model, tokenizer, seed_words, count, shape, rng_seed, exclude, deadline, progress)
         -> NegativeDraw(texts, generated, stopped_by_time_budget)
+    engagement_examples(labelled, tokenizer, shape, exclude) -> [(text, 1 | 0), ...]
 
 The selector only ever scores candidates that survived the handler's sentence-end cut and length bounds, so both
 classes are brought to that shape; otherwise it would learn "longer than a candidate can be" instead of "written
@@ -16,6 +17,11 @@ by a person":
   `max_new_tokens`, is cut the same way at that many tokens; then the same length bounds.
 Both are deduplicated; a negative that copies a training line (the novelty filter would reject it) or a positive
 (it would carry both labels) is dropped.
+
+Posted texts were served candidates, so most have that shape already; they go through the positives' cut all the
+same, because a post made with other settings (a larger `max_new_tokens`, a prompt, other length bounds in the
+`.mar`) may be longer, and then length alone would tell the engagement examples from the bootstrap ones. A text
+labelled both ways (posted to two platforms, liked on one) or already a bootstrap example is dropped.
 """
 
 from __future__ import annotations
@@ -74,16 +80,34 @@ def cut_at_sentence_end(text: str, complete: bool) -> str | None:
     return None if end is None else text[:end]
 
 
+def shaped(line: str, tokenizer: PreTrainedTokenizerBase, shape: HandlerShape) -> str | None:
+    """`line` as a served candidate: cut at a sentence end when longer than one can be; None when it cannot fit."""
+    ids = tokenizer(line, add_special_tokens=False, split_special_tokens=True)["input_ids"]
+    complete = len(ids) <= shape.max_tokens
+    text = cut_at_sentence_end(line if complete else tokenizer.decode(ids[: shape.max_tokens]).strip(), complete)
+    return text if text is not None and shape.fits(text) else None
+
+
 def positives(lines: Iterable[str], tokenizer: PreTrainedTokenizerBase, shape: HandlerShape) -> list[str]:
     """`lines` in the shape of served candidates, deduplicated, in order."""
-    kept: dict[str, None] = {}
-    for line in lines:
-        ids = tokenizer(line, add_special_tokens=False, split_special_tokens=True)["input_ids"]
-        complete = len(ids) <= shape.max_tokens
-        text = cut_at_sentence_end(line if complete else tokenizer.decode(ids[: shape.max_tokens]).strip(), complete)
-        if text is not None and shape.fits(text):
-            kept[text] = None
+    kept = {text: None for text in (shaped(line, tokenizer, shape) for line in lines) if text is not None}
     return list(kept)
+
+
+def engagement_examples(
+    labelled: Iterable[tuple[str, int]],
+    tokenizer: PreTrainedTokenizerBase,
+    shape: HandlerShape,
+    exclude: Collection[str],
+) -> list[tuple[str, int]]:
+    """The labelled posted texts in the shape of served candidates, deduplicated, in order; a text in `exclude` or
+    with both labels is dropped."""
+    labels: dict[str, set[int]] = {}
+    for line, label in labelled:
+        text = shaped(line, tokenizer, shape)
+        if text is not None and text not in exclude:
+            labels.setdefault(text, set()).add(label)
+    return [(text, found.pop()) for text, found in labels.items() if len(found) == 1]
 
 
 def generate_negatives(
