@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 
 import click
+from click.core import ParameterSource
 
 from dataset.corpus import WORDS_FILE, load_corpus
 from dataset.errors import LorecastError
@@ -133,35 +134,82 @@ def _layer_indices(ctx: click.Context, param: click.Parameter, value: str) -> tu
 @click.option("--force", is_flag=True,
               help="Replace SELECTOR_DIR when it holds an earlier selector dir; a non-empty dir of "
                    "anything else is never deleted.")
-def selector(model_dir: str, corpus_dir: str, out_dir: str, layers: tuple[int, ...], **options) -> None:
-    """Train the selector that ranks the generator's candidates (bootstrap mode).
+@click.option("--ledger", type=click.Path(dir_okay=False), default=None, metavar="POSTS.db",
+              help="Also learn from the audience: the posters' SQLite ledger (`lorecast post` writes it, "
+                   "`lorecast feedback` adds engagement). Its posts that did best against the posts "
+                   "around them in time become positives, those that did worst negatives, trained on "
+                   "together with the bootstrap examples.")
+@click.option("--platform", default=None, metavar="NAME",
+              help="With --ledger: learn from the posts of this platform only (twitter, tumblr, "
+                   "stdout). Default: every platform's.")
+@click.option("--window-days", type=click.FloatRange(min=0, min_open=True), default=14.0,
+              show_default=True,
+              help="With --ledger: a post is ranked against the posts within half this many days "
+                   "before and after it, so that a growing audience does not make every recent post "
+                   "look good.")
+@click.option("--quantile", type=click.FloatRange(min=0, max=0.5, min_open=True, max_open=True),
+              default=0.25, show_default=True,
+              help="With --ledger: the top this fraction of each window is labelled good, the bottom "
+                   "this fraction bad; the posts in between are left out.")
+@click.option("--min-window-posts", type=click.IntRange(min=2), default=5, show_default=True,
+              help="With --ledger: leave out posts whose window holds fewer posts than this (a rank "
+                   "among a handful says little).")
+@click.pass_context
+def selector(ctx: click.Context, model_dir: str, corpus_dir: str, out_dir: str, layers: tuple[int, ...],
+             ledger: str | None, platform: str | None, window_days: float, quantile: float,
+             min_window_posts: int, **options) -> None:
+    """Train the selector that ranks the generator's candidates.
 
     \b
       lorecast train selector --model MODEL_DIR --corpus CORPUS_DIR -o SELECTOR_DIR
+      lorecast train selector --model MODEL_DIR --corpus CORPUS_DIR -o SELECTOR_DIR \\
+          --ledger ledger/posts.db
 
-    Held-out test.txt lines are the positives and the generator's own samples the negatives.
-    A small head on the generator's hidden states learns to tell them apart, and its score is
-    calibrated to a probability. ROC-AUC on held-out splits is printed at the end and saved
-    with the selector.
+    Bootstrap: held-out test.txt lines are the positives and the generator's own samples the
+    negatives. With --ledger, the posted texts labelled by their engagement are added. A small
+    head on the generator's hidden states learns to tell positives from negatives, and its
+    score is calibrated to a probability. ROC-AUC on held-out splits (and with --ledger on the
+    held-out engagement examples alone) is printed at the end and saved with the selector.
     """
+    if ledger is None:
+        for name in ("platform", "window_days", "quantile", "min_window_posts"):
+            if ctx.get_parameter_source(name) is not ParameterSource.DEFAULT:
+                raise click.UsageError(f"--{name.replace('_', '-')} needs --ledger")
     read_metadata(model_dir)  # fail on a bad model dir before the slow torch import
 
     import transformers
 
-    from trainer.selector_training import SelectorOptions, train_selector
+    from trainer.selector_ledger import EngagementOptions
+    from trainer.selector_training import MIN_HELD_OUT_FOR_AUC, SelectorOptions, train_selector
 
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     transformers.logging.set_verbosity_error()
     transformers.logging.disable_progress_bar()
+    engagement = None if ledger is None else EngagementOptions(ledger, platform, window_days, quantile,
+                                                                min_window_posts)
     result = train_selector(model_dir, corpus_dir, out_dir, SelectorOptions(layers=layers, **options),
-                            progress=True)
+                            engagement=engagement, progress=True)
     stopped = " (stopped by --max-minutes)" if result.stopped_by_time_budget else ""
     click.echo(
         f"val ROC-AUC {result.val_roc_auc:.3f}, calibrated ROC-AUC {result.calibration_roc_auc:.3f} "
         "(held-out splits)"
     )
+    posted = result.engagement
+    if posted is not None:
+        held_out = f"{posted.held_out_positives} positives, {posted.held_out_negatives} negatives held out"
+        if posted.roc_auc is None:
+            click.echo(f"engagement ROC-AUC: too few engagement examples held out ({held_out}; "
+                       f"{MIN_HELD_OUT_FOR_AUC} of each needed)")
+        else:
+            click.echo(f"engagement ROC-AUC {posted.roc_auc:.3f} ({held_out})")
+        click.echo(
+            f"engagement: {posted.posts} posts with metrics in {posted.options.ledger}, labelled "
+            f"{posted.labelled_positives} positives and {posted.labelled_negatives} negatives, "
+            f"{posted.positives} and {posted.negatives} used"
+        )
+    bootstrap = "bootstrap: " if posted is not None else ""
     click.echo(
-        f"{result.positives} positives, {result.negatives} negatives, {result.steps} steps, "
+        f"{bootstrap}{result.positives} positives, {result.negatives} negatives, {result.steps} steps, "
         f"{result.wall_seconds:.0f} s{stopped}; selector dir: {result.selector_dir}"
     )
 

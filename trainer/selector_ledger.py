@@ -1,7 +1,7 @@
 """The engagement half of `lorecast train selector --ledger`: the posters' ledger (contract 6) read and labelled.
 
     read_engagement(EngagementOptions(ledger, platform, window_days, quantile, min_window_posts)) -> LedgerLabels
-        LedgerLabels(labelled [(text, 1 | 0), ...], posts, ledger_sha256)
+        LedgerLabels(options, labelled [(text, 1 | 0), ...], posts, ledger_sha256)
 
 `posts` counts the posted posts with engagement metrics (of `platform`, or of every platform); `labelled` is what
 trainer/engagement.py label_by_engagement makes of them: 1 for the top `quantile` of a post's time window, 0 for
@@ -30,6 +30,7 @@ class EngagementOptions:
 
 @dataclass(frozen=True)
 class LedgerLabels:
+    options: EngagementOptions
     labelled: list[tuple[str, int]]
     posts: int  # posted posts with engagement metrics
     ledger_sha256: str
@@ -51,4 +52,4 @@ def read_engagement(options: EngagementOptions) -> LedgerLabels:
         )
     labelled = label_by_engagement(history, timedelta(days=options.window_days), options.quantile,
                                    options.min_window_posts)
-    return LedgerLabels(labelled, len(history), digest)
+    return LedgerLabels(options, labelled, len(history), digest)

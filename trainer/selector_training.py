@@ -1,23 +1,35 @@
-"""Train the selector in bootstrap mode: tell held-out corpus lines from the generator's own samples.
+"""Train the selector: tell held-out corpus lines from the generator's own samples (bootstrap), and, once posts
+have engagement, well-received posts from poorly received ones as well.
 
 Before any audience has reacted to a post, "worth posting" is approximated by "reads like the corpus": positives
 are test.txt lines (held out from the generator's training), negatives are what the generator writes when the
 handler serves it with default settings, both in the shape of served candidates (trainer/selector_examples.py).
+With an `EngagementOptions` (`--ledger`), the posters' ledger adds its posted texts labelled by engagement against
+the posts around them in time (trainer/selector_ledger.py), in the same shape: the bootstrap examples keep the
+selector on corpus-like text, the engagement ones say what the audience prefers among such texts.
 
-    train_selector(model_dir, corpus_dir, out_dir, SelectorOptions(...), progress=False) -> SelectorResult
+    train_selector(model_dir, corpus_dir, out_dir, SelectorOptions(...), engagement=None, progress=False)
+        -> SelectorResult
 
 Steps: features of every text from the frozen generator, computed once (`serve_handler.selector.text_features`);
-a stratified, seeded 70/15/15 split into train / val / calibration; the head trained on train with early stopping
-on val (trainer/selector_head.py); Platt calibration fitted on the calibration split's logits. ROC-AUC is measured
-on val (the head's logits) and on the calibration split (the calibrated probabilities). The selector dir
-(contract 3) is written whole or not at all (trainer/selector_dir.py); its selector.json holds
+a seeded 70/15/15 split into train / val / calibration, stratified by label and source (bootstrap or
+engagement); the head trained on train with early stopping on val (trainer/selector_head.py); Platt calibration
+fitted on the calibration split's logits. ROC-AUC is measured on val (the head's logits) and on the calibration
+split (the calibrated probabilities); with engagement, also on the engagement examples of val and calibration
+together, when they hold at least `MIN_HELD_OUT_FOR_AUC` of each label. The selector dir (contract 3) is written
+whole or not at all (trainer/selector_dir.py); its selector.json holds
 
     "metrics":    val_roc_auc, calibration_roc_auc, val_loss (BCE at the kept step), calibration_log_loss
-                  (of the calibrated probabilities), counts {split: {"positive", "negative"}}
-    "trained_on": mode "bootstrap"; generator {model_dir, weights_sha256 (of model.safetensors, as the archive
-                  manifest hashes it), training_metadata_sha256 (of lorecast-training.json), corpus_content_hash};
-                  corpus {path, content_hash}; positives, negatives, negatives_generated; steps, best_step,
-                  stopped_by_time_budget, wall_seconds; options; library versions
+                  (of the calibrated probabilities), counts {split: {"positive", "negative"}} of all examples;
+                  with engagement also engagement_roc_auc (null when too few) and
+                  engagement_held_out {"positive", "negative"}
+    "trained_on": mode "bootstrap" or "bootstrap+engagement"; generator {model_dir, weights_sha256 (of
+                  model.safetensors, as the archive manifest hashes it), training_metadata_sha256 (of
+                  lorecast-training.json), corpus_content_hash}; corpus {path, content_hash}; positives, negatives
+                  (the bootstrap's), negatives_generated; steps, best_step, stopped_by_time_budget, wall_seconds;
+                  options; library versions; with engagement also engagement {ledger, ledger_sha256, platform,
+                  posts_with_metrics, labelled {"positive", "negative"} (by label_by_engagement), used {"positive",
+                  "negative"} (after shaping), options {window_days, quantile, min_window_posts}}
 
 `--max-minutes` covers the whole run: generating negatives may use half of it (the texts drawn by then are kept),
 head training stops at the deadline with the best weights so far.
@@ -49,12 +61,15 @@ from serve_handler.selector import Selector, text_features
 from serve_handler.settings import HandlerSettings
 from trainer.model_dir import METADATA_FILE, read_metadata
 from trainer.selector_dir import check_selector_output, write_selector_dir
-from trainer.selector_examples import HandlerShape, generate_negatives, positives
+from trainer.selector_examples import HandlerShape, engagement_examples, generate_negatives, positives
 from trainer.selector_head import fit_calibration, train_head
+from trainer.selector_ledger import EngagementOptions, LedgerLabels, read_engagement
 
 log = logging.getLogger(__name__)
 
 MIN_NEGATIVES = 20  # fewer cannot be split 70/15/15 with both classes in every part
+MIN_ENGAGEMENT_EXAMPLES = 10  # of each label: fewer cannot be split 70/15/15 with some in every part
+MIN_HELD_OUT_FOR_AUC = 10  # of each label among the held-out engagement examples, for their ROC-AUC to mean much
 FEATURE_BATCH = 64
 
 
@@ -70,15 +85,47 @@ class SelectorOptions:
 
 
 @dataclass(frozen=True)
+class EngagementSummary:
+    options: EngagementOptions
+    ledger_sha256: str
+    posts: int  # posted posts with engagement metrics
+    labelled_positives: int  # by label_by_engagement
+    labelled_negatives: int
+    positives: int  # trained on, after shaping
+    negatives: int
+    held_out_positives: int  # in val and calibration
+    held_out_negatives: int
+    roc_auc: float | None  # on the held-out ones; None when fewer than MIN_HELD_OUT_FOR_AUC of a label
+
+    def metrics(self) -> dict[str, Any]:
+        return {"engagement_roc_auc": self.roc_auc,
+                "engagement_held_out": {"positive": self.held_out_positives, "negative": self.held_out_negatives}}
+
+    def provenance(self) -> dict[str, Any]:
+        """selector.json's trained_on["engagement"]."""
+        return {
+            "ledger": self.options.ledger,
+            "ledger_sha256": self.ledger_sha256,
+            "platform": self.options.platform,
+            "posts_with_metrics": self.posts,
+            "labelled": {"positive": self.labelled_positives, "negative": self.labelled_negatives},
+            "used": {"positive": self.positives, "negative": self.negatives},
+            "options": {"window_days": self.options.window_days, "quantile": self.options.quantile,
+                        "min_window_posts": self.options.min_window_posts},
+        }
+
+
+@dataclass(frozen=True)
 class SelectorResult:
     selector_dir: str
     val_roc_auc: float
     calibration_roc_auc: float
-    positives: int
+    positives: int  # the bootstrap's
     negatives: int
     steps: int
     wall_seconds: float
     stopped_by_time_budget: bool
+    engagement: EngagementSummary | None = None
 
 
 def train_selector(
@@ -86,18 +133,22 @@ def train_selector(
     corpus_dir: str | Path,
     out_dir: str | Path,
     options: SelectorOptions = SelectorOptions(),
+    engagement: EngagementOptions | None = None,
     progress: bool = False,
 ) -> SelectorResult:
-    """Train a bootstrap selector for the generator in `model_dir` and write it to `out_dir`."""
+    """Train a selector for the generator in `model_dir` (bootstrap, plus `engagement` when given) and write it to
+    `out_dir`."""
     started = time.monotonic()
     deadline = math.inf if options.max_minutes is None else started + options.max_minutes * 60
     model_dir, out_dir = Path(model_dir), Path(out_dir)
     model_meta = read_metadata(model_dir)
     corpus = load_corpus(corpus_dir)
-    _refuse_to_overwrite_inputs(out_dir, model_dir, corpus.path)
+    inputs = [model_dir, corpus.path] + ([Path(engagement.ledger)] if engagement else [])
+    _refuse_to_overwrite_inputs(out_dir, *inputs)
     check_selector_output(out_dir, options.force)
     if not corpus.words:
         raise LorecastError(f"{corpus.path / WORDS_FILE}: no seed words in it (the negatives start from them)")
+    ledger = read_engagement(engagement) if engagement else None
     if corpus.content_hash != model_meta.get("corpus_content_hash"):
         log.warning("warning: %s is not the corpus %s was trained on; its test.txt lines may not be held out",
                     corpus.path, model_dir)
@@ -117,10 +168,11 @@ def train_selector(
         )
     wanted = options.negatives or len(good)
     log.info("%d positives from %s; generating %d negatives", len(good), corpus.path / TEST_FILE, wanted)
+    posted = [] if ledger is None else _usable_engagement(ledger, tokenizer, shape, exclude=set(good))
     seed_words = SeedWords([word for word, _ in corpus.words], HandlerSettings().familiar_words)
     draw = generate_negatives(
         model, tokenizer, seed_words, wanted, shape, options.rng_seed,
-        exclude=set(corpus.train) | set(good),
+        exclude=set(corpus.train) | set(good) | {text for text, _ in posted},
         deadline=started + (deadline - started) / 2,  # half the budget; the rest is for features and the head
         progress=progress,
     )
@@ -133,10 +185,11 @@ def train_selector(
         log.warning("warning: %d of %d negatives wanted (%d texts generated%s)", len(draw.texts), wanted,
                     draw.generated, ", stopped by --max-minutes" if draw.stopped_by_time_budget else "")
 
-    texts = good + draw.texts
-    labels = torch.tensor([1] * len(good) + [0] * len(draw.texts))
+    texts = good + draw.texts + [text for text, _ in posted]
+    labels = torch.tensor([1] * len(good) + [0] * len(draw.texts) + [label for _, label in posted])
+    from_ledger = torch.tensor([False] * (len(good) + len(draw.texts)) + [True] * len(posted))
     features = _features(model, tokenizer, texts, layers, progress)
-    train, val, calibration = _split(labels, options.rng_seed)
+    train, val, calibration = _split(labels + 2 * from_ledger, options.rng_seed)
     fit = train_head(
         features[train], labels[train], features[val], labels[val],
         hidden_size=options.hidden_size, seed=options.rng_seed, deadline=deadline, progress=progress,
@@ -154,10 +207,17 @@ def train_selector(
         "counts": {name: {"positive": int(labels[part].sum()), "negative": int((labels[part] == 0).sum())}
                    for name, part in (("train", train), ("val", val), ("calibration", calibration))},
     }
+    summary = None
+    if ledger is not None:
+        held_out = torch.cat([val, calibration])
+        posted_held_out = from_ledger[held_out]
+        summary = _summarize(ledger, posted, labels[held_out][posted_held_out],
+                             torch.cat([val_logits, calibration_logits])[posted_held_out])
+        metrics |= summary.metrics()
     stopped = draw.stopped_by_time_budget or fit.stopped_by_time_budget
     wall_seconds = round(time.monotonic() - started, 2)
-    trained_on = {
-        "mode": "bootstrap",
+    trained_on: dict[str, Any] = {
+        "mode": "bootstrap" if summary is None else "bootstrap+engagement",
         "generator": {
             "model_dir": str(model_dir),
             "weights_sha256": sha256_file(model_dir / "model.safetensors"),
@@ -176,9 +236,42 @@ def train_selector(
         "versions": {"torch": torch.__version__, "transformers": transformers.__version__,
                      "scikit-learn": sklearn.__version__},
     }
+    if summary is not None:
+        trained_on["engagement"] = summary.provenance()
     write_selector_dir(Selector(fit.head, layers, calibrated), out_dir, metrics, trained_on, options.force)
     return SelectorResult(str(out_dir), metrics["val_roc_auc"], metrics["calibration_roc_auc"], len(good),
-                          len(draw.texts), fit.steps, wall_seconds, stopped)
+                          len(draw.texts), fit.steps, wall_seconds, stopped, summary)
+
+
+def _usable_engagement(
+    ledger: LedgerLabels, tokenizer: PreTrainedTokenizerBase, shape: HandlerShape, exclude: set[str]
+) -> list[tuple[str, int]]:
+    """The ledger's labelled texts in candidate shape; a one-line error when too few of a label are left."""
+    options = ledger.options
+    posted = engagement_examples(ledger.labelled, tokenizer, shape, exclude)
+    good = sum(label for _, label in posted)
+    if min(good, len(posted) - good) < MIN_ENGAGEMENT_EXAMPLES:
+        scope = f" {options.platform}" if options.platform else ""
+        raise LorecastError(
+            f"{options.ledger}: {ledger.posts}{scope} posts with engagement give {good} usable positives and "
+            f"{len(posted) - good} negatives, at least {MIN_ENGAGEMENT_EXAMPLES} of each needed (collect "
+            f"engagement of more posts, or raise --quantile)"
+        )
+    log.info("%d positives and %d negatives from the engagement in %s", good, len(posted) - good, options.ledger)
+    return posted
+
+
+def _summarize(ledger: LedgerLabels, posted: list[tuple[str, int]], held_out_labels: torch.Tensor,
+               held_out_logits: torch.Tensor) -> EngagementSummary:
+    labelled_good = sum(label for _, label in ledger.labelled)
+    used_good = sum(label for _, label in posted)
+    held_good = int(held_out_labels.sum())
+    held_bad = len(held_out_labels) - held_good
+    roc_auc = (float(roc_auc_score(held_out_labels.numpy(), held_out_logits.numpy()))
+               if min(held_good, held_bad) >= MIN_HELD_OUT_FOR_AUC else None)
+    return EngagementSummary(ledger.options, ledger.ledger_sha256, ledger.posts, labelled_good,
+                             len(ledger.labelled) - labelled_good, used_good, len(posted) - used_good, held_good,
+                             held_bad, roc_auc)
 
 
 def _refuse_to_overwrite_inputs(out_dir: Path, *inputs: Path) -> None:
@@ -216,12 +309,12 @@ def _features(
     return torch.cat(chunks)
 
 
-def _split(labels: torch.Tensor, seed: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """Indices of a stratified 70/15/15 train / val / calibration split."""
-    indices = torch.arange(len(labels)).numpy()
+def _split(strata: torch.Tensor, seed: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Indices of a 70/15/15 train / val / calibration split, stratified by `strata` (label, or label and source)."""
+    indices = torch.arange(len(strata)).numpy()
     state = seed % 2**32  # scikit-learn's random_state range
-    train, rest = train_test_split(indices, test_size=0.3, stratify=labels.numpy(), random_state=state)
-    val, calibration = train_test_split(rest, test_size=0.5, stratify=labels[rest].numpy(), random_state=state)
+    train, rest = train_test_split(indices, test_size=0.3, stratify=strata.numpy(), random_state=state)
+    val, calibration = train_test_split(rest, test_size=0.5, stratify=strata[rest].numpy(), random_state=state)
     return torch.from_numpy(train), torch.from_numpy(val), torch.from_numpy(calibration)
 
 
