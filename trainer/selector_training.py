@@ -302,7 +302,7 @@ def _features(
 ) -> torch.Tensor:
     """text_features in chunks, so that a bar can show how far it is."""
     chunks = [
-        text_features(model, tokenizer, texts[start : start + FEATURE_BATCH], layers, batch_size=FEATURE_BATCH)
+        text_features(model, tokenizer, texts[start : start + FEATURE_BATCH], layers)
         for start in tqdm(range(0, len(texts), FEATURE_BATCH), desc="reading features", unit="batch",
                           file=sys.stderr, disable=None if progress else True)
     ]
