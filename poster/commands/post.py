@@ -97,8 +97,9 @@ def post_command(platform: str, count: int, candidates: int, dry_run: bool, dead
             click.echo(text)
             return
         summary = _run(lambda: post_run(target, ledger, client, options, _say))
-    for _, _, text in summary.posted:
-        click.echo(text)
+    if platform != "stdout":  # the stdout platform has printed them already
+        for _, _, text in summary.posted:
+            click.echo(text)
 
 
 @click.command("feedback")
