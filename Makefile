@@ -7,7 +7,7 @@ PYTHON ?= python3
 TORCH ?= torch==2.13.0
 VENV := .venv
 BIN := $(VENV)/bin
-EXTRAS := train,serve,inspect,poster,dev
+EXTRAS := train,serve,inspect,poster,k8s,dev
 DEMO_OUT ?= demo-out
 DEMO_MINUTES ?= 3
 
