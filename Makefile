@@ -11,7 +11,7 @@ EXTRAS := train,serve,inspect,poster,k8s,dev
 DEMO_OUT ?= demo-out
 DEMO_MINUTES ?= 3
 
-.PHONY: venv test demo clean
+.PHONY: venv test demo k8s-check images image-poster clean
 
 venv: $(VENV)/.installed
 
@@ -47,6 +47,37 @@ demo: venv
 		&& $(BIN)/lorecast post stdout --key-file $(DEMO_OUT)/serve/key_file.json --ledger $(DEMO_OUT)/posts.db \
 		&& $(BIN)/lorecast ledger list --ledger $(DEMO_OUT)/posts.db; \
 		status=$$?; $(BIN)/lorecast serve stop --run-dir $(DEMO_OUT)/serve; exit $$status
+
+# Render every overlay of k8s/ with `kubectl kustomize`, validate it strictly against the oldest and newest
+# Kubernetes that kubernetes-validate knows, and apply the project's rules (scripts/k8s_check.py says which).
+k8s-check: venv
+	$(BIN)/python scripts/k8s_check.py
+
+# Container images (docker/): TorchServe with model_store/lorecast.mar baked in, one per variant (the CPU or a
+# CUDA torch), and the slim poster image. The k8s overlays expect the default names, e.g.
+# ghcr.io/lorecast/torchserve:0.1.0-cpu; push with `docker push` (README, "Deploy to Kubernetes").
+#   make images REGISTRY=registry.example.com/me TAG=0.2.0 VARIANTS=cpu
+DOCKER ?= docker
+REGISTRY ?= ghcr.io/lorecast
+TAG ?= $(shell sed -n 's/^version = "\(.*\)"/\1/p' pyproject.toml)
+VARIANTS ?= cpu gpu
+IMAGE_TORCH ?= torch==2.13.0
+TORCH_INDEX_URL_cpu ?= https://download.pytorch.org/whl/cpu
+TORCH_INDEX_URL_gpu ?= https://download.pytorch.org/whl/cu126
+
+images: $(VARIANTS:%=image-torchserve-%) image-poster
+
+# A pattern rule (not .PHONY, which would skip it): it runs every time, as no file of that name is made.
+image-torchserve-%: model_store/lorecast.mar
+	$(DOCKER) build -f docker/torchserve.Dockerfile --build-arg TORCH=$(IMAGE_TORCH) \
+		--build-arg TORCH_INDEX_URL=$(TORCH_INDEX_URL_$*) -t $(REGISTRY)/torchserve:$(TAG)-$* .
+
+image-poster:
+	$(DOCKER) build -f docker/poster.Dockerfile -t $(REGISTRY)/poster:$(TAG) .
+
+model_store/lorecast.mar:
+	@echo "error: model_store/lorecast.mar is missing: run 'make demo' or 'lorecast archive ... -o model_store/lorecast.mar'" >&2
+	@exit 1
 
 clean:
 	rm -rf $(DEMO_OUT) build *.egg-info

@@ -16,6 +16,7 @@ from dataset.commands import dataset_group
 from dataset.errors import LorecastError
 from poster.commands.auth import auth_group
 from poster.commands.generate import generate_command
+from poster.commands.k8s import k8s_group
 from poster.commands.ledger import ledger_group
 from poster.commands.post import feedback_command, post_command
 from poster.env_file import load_env_file
@@ -42,6 +43,7 @@ def cli() -> None:
       lorecast feedback twitter|tumblr                  store engagement for the selector
       lorecast auth twitter|tumblr                      OAuth1 PIN flow: the access token for .env
       lorecast ledger list|export                       what was posted, with engagement
+      lorecast k8s secret --from-env .env               a Kubernetes Secret of the platform keys
 
     Run any subcommand with --help for its options. LORECAST_… variables in ./.env are read as if they were
     set in the environment (a variable that is set wins).
@@ -58,6 +60,7 @@ cli.add_command(post_command)
 cli.add_command(feedback_command)
 cli.add_command(auth_group)
 cli.add_command(ledger_group)
+cli.add_command(k8s_group)
 
 
 def main() -> None:

@@ -1,0 +1,393 @@
+"""Check the Kubernetes manifests: `make k8s-check`, or `python scripts/k8s_check.py [--kustomize CMD] [ROOT]`.
+
+Every overlay ROOT/overlays/NAME/ (ROOT defaults to k8s) is rendered with `kubectl kustomize` and each document
+of the output is checked:
+  schema    validated strictly (unknown fields refused) against the oldest and the newest Kubernetes version the
+            installed kubernetes-validate has schemas for; a built-in kind it has no schema for (a misspelt kind
+            or apiVersion) is a problem too. Custom resources (a group outside *.k8s.io, e.g. KServe's) have no
+            schema there: they are listed as not validated.
+  env       every env var a CronJob's container sets (its env, and the keys of a ConfigMap its envFrom loads; a
+            Secret's keys are not in the output) is one the poster reads: the `envvar`s of the options of
+            `lorecast post` and `lorecast feedback`
+  image     every image is pinned by a tag or a digest, and the tag is not `latest`
+  secret    no Secret carries a value other than an obvious placeholder: real credentials never belong in the
+            kustomization (`lorecast k8s secret` prints them for `kubectl apply -f -`)
+  container every container and init container has cpu and memory limits, runs as non-root (runAsNonRoot true in
+            its own or the pod's securityContext), and its securityContext sets allowPrivilegeEscalation false,
+            readOnlyRootFilesystem true and drops ALL capabilities
+  port      a Service that selects the TorchServe pods exposes port 8080 (inference) and nothing else, and there
+            is one
+The documents of ROOT/examples/*.yaml get the schema check and the secret rule only: they are not applied as they
+are, but an example Secret filled in with real values must not be committed either.
+
+Output: one line per problem, `WHERE: Kind/name: problem` (WHERE: the overlay's name or examples/FILE), exit 1;
+else a summary, exit 0. Exit 2 when the check cannot run (no overlay under ROOT/overlays, kustomize missing).
+Values of Secrets are never printed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import binascii
+import functools
+import re
+import shlex
+import subprocess
+import sys
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import kubernetes_validate
+import yaml
+from kubernetes_validate.utils import SchemaNotFoundError, ValidationError, all_versions, major_minor
+
+Document = dict[str, Any]
+# A rule looks at all documents of one overlay and yields (document, problem); document None: the overlay as a whole.
+Rule = Callable[[list[Document]], Iterator[tuple[Document | None, str]]]
+
+KUSTOMIZE = ("kubectl", "kustomize")
+TORCHSERVE_SELECTOR = ("app.kubernetes.io/component", "torchserve")
+INFERENCE_PORT = 8080
+# Where the pod template sits in each workload kind (a Pod is its own template).
+_TEMPLATE_PATHS = {
+    "Pod": (),
+    "Deployment": ("spec", "template"),
+    "StatefulSet": ("spec", "template"),
+    "DaemonSet": ("spec", "template"),
+    "ReplicaSet": ("spec", "template"),
+    "Job": ("spec", "template"),
+    "CronJob": ("spec", "jobTemplate", "spec", "template"),
+}
+# Values that say "fill me in" at a glance; anything else in a Secret counts as a credential.
+_PLACEHOLDER = re.compile(
+    r"^(|<[^<>]*>|\$\{[^{}]*\}|x+|\*+|\.+|…|(change|replace)[-_ ]?me|placeholder|example|dummy|redacted|todo)$",
+    re.IGNORECASE,
+)
+
+
+class CheckError(Exception):
+    """The check cannot run at all (as opposed to a problem found in the manifests)."""
+
+
+class RenderError(Exception):
+    """kustomize ran and refused the overlay: a problem of that overlay."""
+
+
+@dataclass
+class Report:
+    versions: tuple[str, str]  # the Kubernetes versions validated against
+    problems: list[str] = field(default_factory=list)
+    documents: dict[str, int] = field(default_factory=dict)  # WHERE -> documents checked
+    not_validated: list[str] = field(default_factory=list)  # custom resources, as "WHERE: Kind/name"
+
+
+def schema_versions() -> tuple[str, str]:
+    """The oldest and the newest Kubernetes version ("1.25") the installed kubernetes-validate has schemas for."""
+    versions = all_versions()  # sorted oldest first
+    return major_minor(versions[0]), major_minor(versions[-1])
+
+
+def problem_line(where: str, document: Document | None, problem: str) -> str:
+    """`WHERE: Kind/name: problem`, or `WHERE: problem` for one about the whole overlay."""
+    if document is None:
+        return f"{where}: {problem}"
+    return f"{where}: {object_name(document)}: {problem}"
+
+
+def object_name(document: Document) -> str:
+    return f"{document.get('kind', '?')}/{(document.get('metadata') or {}).get('name', '?')}"
+
+
+def is_custom_resource(document: Document) -> bool:
+    """Built-in groups are core (""), single words (apps, batch) or *.k8s.io; a CRD's group has a dot."""
+    group = document["apiVersion"].rpartition("/")[0]
+    return "." in group and not group.endswith(".k8s.io")
+
+
+def schema_problems(document: Document, versions: Sequence[str]) -> list[str]:
+    problems = []
+    for version in versions:
+        try:
+            kubernetes_validate.validate(document, version, strict=True)
+        except ValidationError as error:
+            where = ".".join(str(part) for part in error.path) or "(top level)"
+            # A schema message quotes the offending value; a Secret's value must not reach the output.
+            detail = f"fails {error.validator!r}" if document["kind"] == "Secret" else error.message
+            problems.append(f"Kubernetes {error.version}: {where}: {_one_line(detail)}")
+        except SchemaNotFoundError:
+            problems.append(f"Kubernetes {version}: no schema for {document['apiVersion']} {document['kind']}")
+    return problems
+
+
+def _one_line(text: str, limit: int = 300) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+# --- what the rules look at -------------------------------------------------------------------------------------
+
+def pod_template(document: Document) -> Document | None:
+    path = _TEMPLATE_PATHS.get(document.get("kind", ""))
+    if path is None:
+        return None
+    node: Any = document
+    for key in path:
+        node = node.get(key) if isinstance(node, dict) else None
+    return node if isinstance(node, dict) else None
+
+
+def containers(pod_spec: Document) -> Iterator[tuple[str, Document]]:
+    """(label, container) for each init container and container, label e.g. "init container fix-perms"."""
+    for section, label in (("initContainers", "init container"), ("containers", "container")):
+        for container in pod_spec.get(section) or []:
+            yield f"{label} {container.get('name', '?')}", container
+
+
+def workloads(documents: list[Document]) -> Iterator[tuple[Document, Document]]:
+    """(document, pod spec) of every document that runs pods."""
+    for document in documents:
+        template = pod_template(document)
+        if template is not None:
+            yield document, template.get("spec") or {}
+
+
+@functools.lru_cache(maxsize=1)
+def poster_env_names() -> frozenset[str]:
+    """Every environment variable `lorecast post` and `lorecast feedback` read, from their click options."""
+    from poster.commands.post import feedback_command, post_command
+
+    names = set()
+    for command in (post_command, feedback_command):
+        for parameter in command.params:
+            envvar = getattr(parameter, "envvar", None)
+            names.update([envvar] if isinstance(envvar, str) else envvar or [])
+    return frozenset(names)
+
+
+# --- the rules --------------------------------------------------------------------------------------------------
+
+def env_read_by_poster(documents: list[Document]) -> Iterator[tuple[Document, str]]:
+    known = poster_env_names()
+    config_maps = {(document.get("metadata") or {}).get("name"): document
+                   for document in documents if document.get("kind") == "ConfigMap"}
+    for document, pod_spec in workloads(documents):
+        if document["kind"] != "CronJob":
+            continue
+        for container in pod_spec.get("containers") or []:
+            for name, origin in _env_names(container, config_maps):
+                if name not in known:
+                    yield document, (f"container {container.get('name', '?')}: env {name}{origin} is not read by "
+                                     "the poster (lorecast post / feedback)")
+
+
+def _env_names(container: Document, config_maps: dict[str, Document]) -> Iterator[tuple[str, str]]:
+    """(name, origin) of each variable the container sets that the rendered output shows: its env entries, and the
+    keys of the ConfigMaps its envFrom loads. A Secret's keys are not there: Secrets stay out of the kustomization."""
+    for variable in container.get("env") or []:
+        yield variable.get("name"), ""
+    for source in container.get("envFrom") or []:
+        name = (source.get("configMapRef") or {}).get("name")
+        if name in config_maps:
+            for key in config_maps[name].get("data") or {}:
+                yield source.get("prefix", "") + key, f" (from ConfigMap/{name})"
+
+
+def images_pinned(documents: list[Document]) -> Iterator[tuple[Document, str]]:
+    for document, pod_spec in workloads(documents):
+        for label, container in containers(pod_spec):
+            image = container.get("image", "")
+            if "@" in image:  # a digest pins it, whatever the tag
+                continue
+            name, _, tag = image.rpartition(":")
+            if not name or "/" in tag:  # no colon, or the colon was a registry's port
+                yield document, f"{label}: image {image!r} is not pinned (no tag or digest)"
+            elif tag == "latest":
+                yield document, f"{label}: image {image!r} uses :latest"
+
+
+def secrets_are_placeholders(documents: list[Document]) -> Iterator[tuple[Document, str]]:
+    for document in documents:
+        if document.get("kind") != "Secret":
+            continue
+        values = dict(document.get("stringData") or {})
+        for key, encoded in (document.get("data") or {}).items():
+            try:
+                values[key] = base64.b64decode(str(encoded), validate=True).decode("utf-8")
+            except (binascii.Error, UnicodeDecodeError):
+                values[key] = encoded  # not text: nothing a placeholder looks like
+        for key, value in values.items():
+            if not _PLACEHOLDER.match(str(value).strip()):
+                yield document, (f"key {key} holds a real-looking value (credentials never go into k8s/: "
+                                 "`lorecast k8s secret --from-env .env | kubectl apply -f -`)")
+
+
+def containers_limited_and_non_root(documents: list[Document]) -> Iterator[tuple[Document, str]]:
+    for document, pod_spec in workloads(documents):
+        pod_non_root = (pod_spec.get("securityContext") or {}).get("runAsNonRoot")
+        for label, container in containers(pod_spec):
+            limits = (container.get("resources") or {}).get("limits") or {}
+            for resource in ("cpu", "memory"):
+                if resource not in limits:
+                    yield document, f"{label}: no resources.limits.{resource}"
+            security = container.get("securityContext") or {}
+            if security.get("runAsNonRoot", pod_non_root) is not True:
+                yield document, f"{label}: runAsNonRoot is not true (in its or the pod's securityContext)"
+            if security.get("allowPrivilegeEscalation") is not False:
+                yield document, f"{label}: securityContext.allowPrivilegeEscalation is not false"
+            if security.get("readOnlyRootFilesystem") is not True:
+                yield document, f"{label}: securityContext.readOnlyRootFilesystem is not true"
+            if "ALL" not in ((security.get("capabilities") or {}).get("drop") or []):
+                yield document, f"{label}: securityContext.capabilities.drop lacks ALL"
+
+
+def torchserve_service_inference_only(documents: list[Document]) -> Iterator[tuple[Document | None, str]]:
+    key, value = TORCHSERVE_SELECTOR
+    services = [document for document in documents if document.get("kind") == "Service"
+                and ((document.get("spec") or {}).get("selector") or {}).get(key) == value]
+    if not services:
+        yield None, f"no Service selects the TorchServe pods ({key}: {value})"
+    for service in services:
+        selector = service["spec"]["selector"]
+        named_ports = {
+            port["name"]: port.get("containerPort")
+            for _, pod_spec in _selected_pods(documents, selector)
+            for _, container in containers(pod_spec)
+            for port in container.get("ports") or [] if "name" in port
+        }
+        for port in service["spec"].get("ports") or []:
+            target = port.get("targetPort", port.get("port"))
+            target = named_ports.get(target, target) if isinstance(target, str) else target
+            if port.get("port") != INFERENCE_PORT or target != INFERENCE_PORT:
+                yield service, (f"exposes port {port.get('port')} -> {port.get('targetPort', port.get('port'))}: "
+                                f"only the inference port {INFERENCE_PORT} may be exposed")
+
+
+def _selected_pods(documents: list[Document], selector: dict[str, str]) -> Iterator[tuple[Document, Document]]:
+    for document, pod_spec in workloads(documents):
+        labels = ((pod_template(document) or {}).get("metadata") or {}).get("labels") or {}
+        if all(labels.get(key) == value for key, value in selector.items()):
+            yield document, pod_spec
+
+
+RULES: tuple[Rule, ...] = (
+    env_read_by_poster,
+    images_pinned,
+    secrets_are_placeholders,
+    containers_limited_and_non_root,
+    torchserve_service_inference_only,
+)
+EXAMPLE_RULES: tuple[Rule, ...] = (secrets_are_placeholders,)
+
+
+# --- running it -------------------------------------------------------------------------------------------------
+
+def render(overlay: Path, kustomize: Sequence[str] = KUSTOMIZE) -> str:
+    """The overlay rendered by kustomize; CheckError when kustomize cannot run, RenderError when it fails."""
+    try:
+        done = subprocess.run([*kustomize, str(overlay)], capture_output=True, text=True, timeout=120)
+    except FileNotFoundError:
+        raise CheckError(f"{kustomize[0]}: not found (install kubectl, or name the command with --kustomize)")
+    if done.returncode != 0:
+        lines = [line for line in done.stderr.splitlines() if line.strip()] or [f"exit status {done.returncode}"]
+        raise RenderError(f"kustomize failed: {_one_line(lines[-1])}")
+    return done.stdout
+
+
+def parse(text: str) -> tuple[list[Document], list[str]]:
+    """The non-empty documents of a YAML stream, and problems for those that are not Kubernetes objects."""
+    documents, problems = [], []
+    for index, document in enumerate(yaml.safe_load_all(text), 1):
+        if document is None:
+            continue
+        if not isinstance(document, dict) or not all(
+                isinstance(document.get(key), str) and document[key] for key in ("apiVersion", "kind")):
+            problems.append(f"document {index}: not a Kubernetes object (no apiVersion and kind)")
+            continue
+        documents.append(document)
+    return documents, problems
+
+
+def overlays(root: Path) -> list[Path]:
+    found = sorted(path.parent for path in (root / "overlays").glob("*/kustomization.yaml"))
+    if not found:
+        raise CheckError(f"{root / 'overlays'}: no overlay with a kustomization.yaml")
+    return found
+
+
+def check_documents(where: str, documents: list[Document], report: Report, rules: Sequence[Rule]) -> None:
+    schema_failed = False
+    for document in documents:
+        if is_custom_resource(document):
+            report.not_validated.append(f"{where}: {object_name(document)}")
+            continue
+        problems = schema_problems(document, report.versions)
+        schema_failed = schema_failed or bool(problems)
+        report.problems += [problem_line(where, document, problem) for problem in problems]
+    for rule in rules:
+        try:
+            found = list(rule(documents))
+        except (AttributeError, KeyError, TypeError):
+            if not schema_failed:
+                raise
+            found = []  # a malformed document tripped the rule: its schema problems above say what is wrong
+        report.problems += [problem_line(where, document, problem) for document, problem in found]
+    report.documents[where] = len(documents)
+
+
+def check_tree(root: Path, kustomize: Sequence[str] = KUSTOMIZE) -> Report:
+    """Check every overlay of `root` (schema and rules) and its examples (schema and the secret rule)."""
+    report = Report(versions=schema_versions())
+    for overlay in overlays(root):
+        try:
+            documents, problems = parse(render(overlay, kustomize))
+        except (RenderError, yaml.YAMLError) as error:
+            report.problems.append(f"{overlay.name}: {_one_line(str(error))}")
+            continue
+        report.problems += [f"{overlay.name}: {problem}" for problem in problems]
+        check_documents(overlay.name, documents, report, RULES)
+    for example in sorted((root / "examples").glob("*.yaml")):
+        where = f"examples/{example.name}"
+        try:
+            documents, problems = parse(example.read_text(encoding="utf-8"))
+        except yaml.YAMLError as error:
+            report.problems.append(f"{where}: not YAML ({_one_line(str(error))})")
+            continue
+        report.problems += [f"{where}: {problem}" for problem in problems]
+        check_documents(where, documents, report, EXAMPLE_RULES)
+    return report
+
+
+def summary(report: Report) -> list[str]:
+    oldest, newest = report.versions
+    lines = [f"{where}: {count} document{'' if count == 1 else 's'}" for where, count in report.documents.items()]
+    lines.append(f"validated strictly against Kubernetes {oldest} and {newest} "
+                 f"(kubernetes-validate {kubernetes_validate.__version__}); overlays passed the env, image, "
+                 "secret, container and port rules")
+    lines += [f"not validated (a custom resource, no schema shipped): {entry}" for entry in report.not_validated]
+    return lines
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0],
+                                     epilog="See the module docstring for the checks.")
+    parser.add_argument("root", nargs="?", default="k8s", type=Path,
+                        help="The manifests' root: overlays/*/kustomization.yaml and examples/*.yaml (default: k8s).")
+    parser.add_argument("--kustomize", default=shlex.join(KUSTOMIZE), metavar="CMD",
+                        help="The command that renders a kustomization directory given as its last argument "
+                             "(default: 'kubectl kustomize'; 'kustomize build' works too).")
+    arguments = parser.parse_args(argv)
+    try:
+        report = check_tree(arguments.root, shlex.split(arguments.kustomize))
+    except CheckError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    for line in report.problems or summary(report):
+        print(line)
+    return 1 if report.problems else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

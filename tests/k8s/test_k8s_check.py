@@ -1,0 +1,314 @@
+"""scripts/k8s_check.py: the real k8s/ tree passes, and a copy of it broken in one place fails with the problem
+line that names that place. Each broken copy adds a kustomize patch to the cpu overlay (or a file to the base),
+aimed at objects found in the rendered real tree, so the cases follow the manifests as they change."""
+
+from __future__ import annotations
+
+import base64
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from scripts.k8s_check import check_tree, images_pinned, parse, poster_env_names, render, schema_versions
+
+REPO = Path(__file__).resolve().parents[2]
+K8S = REPO / "k8s"
+SCRIPT = REPO / "scripts" / "k8s_check.py"
+POD_SPEC = {"Deployment": "/spec/template/spec", "CronJob": "/spec/jobTemplate/spec/template/spec"}
+
+
+@pytest.fixture(scope="module")
+def rendered() -> dict[str, list[dict[str, Any]]]:
+    """The documents of each overlay of the real tree."""
+    overlays = {}
+    for overlay in ("cpu", "gpu"):
+        documents, problems = parse(render(K8S / "overlays" / overlay))
+        assert problems == []
+        overlays[overlay] = documents
+    return overlays
+
+
+@pytest.fixture
+def tree(tmp_path: Path) -> Path:
+    """A copy of the real k8s/ tree to break."""
+    return Path(shutil.copytree(K8S, tmp_path / "k8s"))
+
+
+def _find(documents: list[dict[str, Any]], kind: str, component: str) -> dict[str, Any]:
+    """The first `kind` whose pods (or, for a Service, selector) carry app.kubernetes.io/component=component."""
+    for document in documents:
+        if document["kind"] != kind:
+            continue
+        if kind == "Service":
+            labels = document["spec"].get("selector") or {}
+        elif kind == "CronJob":
+            labels = document["spec"]["jobTemplate"]["spec"]["template"]["metadata"]["labels"]
+        else:
+            labels = document["spec"]["template"]["metadata"]["labels"]
+        if labels.get("app.kubernetes.io/component") == component:
+            return document
+    raise AssertionError(f"no {kind} of the {component} in the rendered tree")
+
+
+def _pod_spec(document: dict[str, Any]) -> dict[str, Any]:
+    node = document
+    for key in POD_SPEC[document["kind"]].strip("/").split("/"):
+        node = node[key]
+    return node
+
+
+def _patch(root: Path, document: dict[str, Any], operations: list[dict[str, Any]], overlay: str = "cpu") -> None:
+    """Add a JSON 6902 patch of `document` to the overlay's kustomization."""
+    path = root / "overlays" / overlay / "kustomization.yaml"
+    kustomization = yaml.safe_load(path.read_text(encoding="utf-8"))
+    target = {"kind": document["kind"], "name": document["metadata"]["name"]}
+    kustomization.setdefault("patches", []).append({"target": target, "patch": yaml.safe_dump(operations)})
+    path.write_text(yaml.safe_dump(kustomization, sort_keys=False), encoding="utf-8")
+
+
+def _add_to_base(root: Path, file_name: str, documents: list[dict[str, Any]]) -> None:
+    (root / "base" / file_name).write_text(yaml.safe_dump_all(documents), encoding="utf-8")
+    path = root / "base" / "kustomization.yaml"
+    kustomization = yaml.safe_load(path.read_text(encoding="utf-8"))
+    kustomization["resources"].append(file_name)
+    path.write_text(yaml.safe_dump(kustomization, sort_keys=False), encoding="utf-8")
+
+
+def _name(document: dict[str, Any]) -> str:
+    return f"{document['kind']}/{document['metadata']['name']}"
+
+
+def test_the_real_tree_passes() -> None:
+    done = subprocess.run([sys.executable, str(SCRIPT)], cwd=REPO, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stdout + done.stderr
+    oldest, newest = schema_versions()
+    assert f"validated strictly against Kubernetes {oldest} and {newest}" in done.stdout
+    report = check_tree(K8S)
+    assert report.problems == []
+    assert report.documents["cpu"] > 0 and report.documents["gpu"] > 0
+    assert oldest != newest
+
+
+def test_an_unknown_field_fails_strict_validation(tree: Path, rendered) -> None:
+    deployment = _find(rendered["cpu"], "Deployment", "torchserve")
+    _patch(tree, deployment, [{"op": "add", "path": f"{POD_SPEC['Deployment']}/containers/0/imagePullPolcy",
+                               "value": "Always"}])
+    problems = check_tree(tree).problems
+    assert problems == [
+        f"cpu: {_name(deployment)}: Kubernetes {version}: spec.template.spec.containers.0: Additional properties "
+        "are not allowed ('imagePullPolcy' was unexpected)"
+        for version in schema_versions()
+    ]
+
+
+def test_a_malformed_document_gets_its_schema_problems_and_no_crash(tree: Path, rendered) -> None:
+    deployment = _find(rendered["cpu"], "Deployment", "torchserve")
+    _patch(tree, deployment, [{"op": "replace", "path": f"{POD_SPEC['Deployment']}/containers/0/resources",
+                               "value": "2 cpus"}])
+    problems = check_tree(tree).problems
+    assert [problem.partition(" is not of type ")[0] for problem in problems] == [
+        f"cpu: {_name(deployment)}: Kubernetes {version}: spec.template.spec.containers.0.resources: '2 cpus'"
+        for version in schema_versions()
+    ]
+
+
+def test_an_unknown_kind_has_no_schema(tree: Path) -> None:
+    _add_to_base(tree, "typo.yaml", [{"apiVersion": "v1", "kind": "ConfigMapp", "metadata": {"name": "typo"}}])
+    problems = check_tree(tree).problems
+    for overlay in ("cpu", "gpu"):
+        for version in schema_versions():
+            assert f"{overlay}: ConfigMapp/typo: Kubernetes {version}: no schema for v1 ConfigMapp" in problems
+
+
+def test_an_image_tagged_latest(tree: Path, rendered) -> None:
+    deployment = _find(rendered["cpu"], "Deployment", "torchserve")
+    container = _pod_spec(deployment)["containers"][0]
+    repository = container["image"].rpartition(":")[0]
+    # As a user would do it: the overlay's image tag set to latest.
+    path = tree / "overlays" / "cpu" / "kustomization.yaml"
+    kustomization = yaml.safe_load(path.read_text(encoding="utf-8"))
+    images = [image for image in kustomization.get("images", []) if image["name"] != repository]
+    kustomization["images"] = [*images, {"name": repository, "newTag": "latest"}]
+    path.write_text(yaml.safe_dump(kustomization, sort_keys=False), encoding="utf-8")
+    assert check_tree(tree).problems == [
+        f"cpu: {_name(deployment)}: container {container['name']}: image '{repository}:latest' uses :latest"
+    ]
+
+
+@pytest.mark.parametrize("image, problem", [
+    ("ghcr.io/lorecast/poster:0.1.0", None),
+    ("ghcr.io/lorecast/poster@sha256:" + "0" * 64, None),
+    ("ghcr.io/lorecast/poster:latest", "uses :latest"),
+    ("ghcr.io/lorecast/poster", "is not pinned (no tag or digest)"),
+    ("localhost:5000/poster", "is not pinned (no tag or digest)"),  # a registry's port is no tag
+])
+def test_image_pinning(image: str, problem: str | None) -> None:
+    pod = {"kind": "Pod", "metadata": {"name": "p"}, "spec": {"containers": [{"name": "c", "image": image}]}}
+    found = [message for _, message in images_pinned([pod])]
+    assert found == ([] if problem is None else [f"container c: image {image!r} {problem}"])
+
+
+def test_a_container_without_limits(tree: Path, rendered) -> None:
+    deployment = _find(rendered["cpu"], "Deployment", "torchserve")
+    container = _pod_spec(deployment)["containers"][0]
+    _patch(tree, deployment, [{"op": "remove", "path": f"{POD_SPEC['Deployment']}/containers/0/resources/limits"}])
+    assert check_tree(tree).problems == [
+        f"cpu: {_name(deployment)}: container {container['name']}: no resources.limits.{resource}"
+        for resource in ("cpu", "memory")
+    ]
+
+
+def test_run_as_non_root_missing(tree: Path, rendered) -> None:
+    cronjob = _find(rendered["cpu"], "CronJob", "poster")
+    pod_spec = _pod_spec(cronjob)
+    # Remove it wherever the pod's containers get it from: the pod's securityContext and their own.
+    paths = []
+    if "runAsNonRoot" in pod_spec.get("securityContext", {}):
+        paths.append(f"{POD_SPEC['CronJob']}/securityContext/runAsNonRoot")
+    for section in ("initContainers", "containers"):
+        paths += [f"{POD_SPEC['CronJob']}/{section}/{index}/securityContext/runAsNonRoot"
+                  for index, container in enumerate(pod_spec.get(section) or [])
+                  if "runAsNonRoot" in container.get("securityContext", {})]
+    assert paths, "the poster's CronJob sets runAsNonRoot nowhere"
+    _patch(tree, cronjob, [{"op": "remove", "path": path} for path in paths])
+    problems = check_tree(tree).problems
+    assert (f"cpu: {_name(cronjob)}: container {pod_spec['containers'][0]['name']}: runAsNonRoot is not true "
+            "(in its or the pod's securityContext)") in problems
+    assert all(problem.startswith(f"cpu: {_name(cronjob)}: ") and "runAsNonRoot" in problem for problem in problems)
+
+
+@pytest.mark.parametrize("operation, problem", [
+    ({"op": "replace", "path": "allowPrivilegeEscalation", "value": True},
+     "securityContext.allowPrivilegeEscalation is not false"),
+    ({"op": "remove", "path": "readOnlyRootFilesystem"}, "securityContext.readOnlyRootFilesystem is not true"),
+    ({"op": "replace", "path": "capabilities", "value": {"drop": ["NET_RAW"]}},
+     "securityContext.capabilities.drop lacks ALL"),
+])
+def test_a_container_security_context_too_loose(tree: Path, rendered, operation: dict[str, Any],
+                                                problem: str) -> None:
+    deployment = _find(rendered["cpu"], "Deployment", "torchserve")
+    container = _pod_spec(deployment)["containers"][0]
+    path = f"{POD_SPEC['Deployment']}/containers/0/securityContext/{operation['path']}"
+    _patch(tree, deployment, [{**operation, "path": path}])
+    assert check_tree(tree).problems == [f"cpu: {_name(deployment)}: container {container['name']}: {problem}"]
+
+
+def test_a_cronjob_env_var_the_poster_does_not_read(tree: Path, rendered) -> None:
+    cronjob = _find(rendered["cpu"], "CronJob", "poster")
+    container = _pod_spec(cronjob)["containers"][0]
+    variable = {"name": "LORECAST_TUMBLR_BLG", "value": "mybot.tumblr.com"}
+    base = f"{POD_SPEC['CronJob']}/containers/0/env"
+    operation = ({"op": "add", "path": f"{base}/-", "value": variable} if container.get("env")
+                 else {"op": "add", "path": base, "value": [variable]})
+    _patch(tree, cronjob, [operation])
+    assert check_tree(tree).problems == [
+        f"cpu: {_name(cronjob)}: container {container['name']}: env LORECAST_TUMBLR_BLG is not read by the poster "
+        "(lorecast post / feedback)"
+    ]
+
+
+def test_a_cronjob_env_var_from_a_config_map_the_poster_does_not_read(tree: Path, rendered) -> None:
+    cronjob = _find(rendered["cpu"], "CronJob", "poster")
+    container = _pod_spec(cronjob)["containers"][0]
+    _add_to_base(tree, "settings.yaml", [{"apiVersion": "v1", "kind": "ConfigMap",
+                                          "metadata": {"name": "poster-settings"},
+                                          "data": {"LORECAST_LEDGER": "/data/posts.db",
+                                                   "LORECAST_LEGDER": "/data/posts.db"}}])
+    reference = {"configMapRef": {"name": "poster-settings"}}
+    base = f"{POD_SPEC['CronJob']}/containers/0/envFrom"
+    operation = ({"op": "add", "path": f"{base}/-", "value": reference} if container.get("envFrom")
+                 else {"op": "add", "path": base, "value": [reference]})
+    _patch(tree, cronjob, [operation])
+    assert check_tree(tree).problems == [
+        f"cpu: {_name(cronjob)}: container {container['name']}: env LORECAST_LEGDER (from ConfigMap/poster-settings) "
+        "is not read by the poster (lorecast post / feedback)"
+    ]
+
+
+def test_the_poster_names_come_from_its_options() -> None:
+    names = poster_env_names()
+    assert {"LORECAST_ENDPOINT", "LORECAST_LEDGER", "LORECAST_REQUEST", "LORECAST_DEADLINE",
+            "LORECAST_TWITTER_ACCESS_TOKEN", "LORECAST_TUMBLR_BLOG"} <= names
+    assert "LORECAST_TUMBLR_BLG" not in names
+
+
+_REAL = "tw-0123456789abcdefghij"
+
+
+@pytest.mark.parametrize("secret, leaks", [
+    ({"stringData": {"LORECAST_TWITTER_ACCESS_SECRET": _REAL}}, True),
+    ({"data": {"LORECAST_TWITTER_ACCESS_SECRET": base64.b64encode(_REAL.encode()).decode()}}, True),
+    ({"stringData": {"LORECAST_TWITTER_ACCESS_SECRET": "<from lorecast auth twitter>",
+                     "LORECAST_TWITTER_ACCESS_TOKEN": "CHANGE_ME"},
+      "data": {"LORECAST_TWITTER_CONSUMER_KEY": ""}}, False),
+], ids=["stringData", "data", "placeholders"])
+def test_a_secret_in_the_base_kustomization(tree: Path, secret: dict[str, Any], leaks: bool) -> None:
+    _add_to_base(tree, "leak.yaml", [{"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "lorecast-leak"},
+                                      "type": "Opaque", **secret}])
+    problems = check_tree(tree).problems
+    expected = [
+        f"{overlay}: Secret/lorecast-leak: key LORECAST_TWITTER_ACCESS_SECRET holds a real-looking value "
+        "(credentials never go into k8s/: `lorecast k8s secret --from-env .env | kubectl apply -f -`)"
+        for overlay in ("cpu", "gpu")
+    ]
+    assert problems == (expected if leaks else [])
+    assert not any(_REAL in problem for problem in problems)
+    assert not any(value in problem for problem in problems for value in secret.get("data", {}).values())
+
+
+def test_the_torchserve_service_exposes_only_the_inference_port(tree: Path, rendered) -> None:
+    service = _find(rendered["cpu"], "Service", "torchserve")
+    _patch(tree, service, [{"op": "add", "path": "/spec/ports/-",
+                            "value": {"name": "management", "port": 8081, "targetPort": 8081}}])
+    assert check_tree(tree).problems == [
+        f"cpu: {_name(service)}: exposes port 8081 -> 8081: only the inference port 8080 may be exposed"
+    ]
+
+
+def test_a_kustomization_that_does_not_render(tree: Path) -> None:
+    path = tree / "base" / "kustomization.yaml"
+    kustomization = yaml.safe_load(path.read_text(encoding="utf-8"))
+    kustomization["resources"].append("absent.yaml")
+    path.write_text(yaml.safe_dump(kustomization), encoding="utf-8")
+    problems = check_tree(tree).problems
+    assert [problem.split(":", 1)[0] for problem in problems] == ["cpu", "gpu"]
+    assert all(problem.split(": ", 1)[1].startswith("kustomize failed: ") for problem in problems)
+
+
+def test_an_example_is_validated_and_held_only_to_the_secret_rule(tree: Path) -> None:
+    (tree / "examples").mkdir(exist_ok=True)
+    (tree / "examples" / "zz-broken.yaml").write_text(yaml.safe_dump_all([
+        {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "bad"}, "data": {"a": "b"}, "bogus": 1},
+        {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "latest"},  # no limits, :latest: not checked
+         "spec": {"containers": [{"name": "c", "image": "busybox:latest"}]}},
+        {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "filled-in"},
+         "stringData": {"LORECAST_TWITTER_ACCESS_TOKEN": _REAL, "LORECAST_TWITTER_ACCESS_SECRET": "REPLACE_ME"}},
+    ]), encoding="utf-8")
+    problems = check_tree(tree).problems
+    assert problems == [
+        *(f"examples/zz-broken.yaml: ConfigMap/bad: Kubernetes {version}: (top level): Additional properties are "
+          "not allowed ('bogus' was unexpected)" for version in schema_versions()),
+        "examples/zz-broken.yaml: Secret/filled-in: key LORECAST_TWITTER_ACCESS_TOKEN holds a real-looking value "
+        "(credentials never go into k8s/: `lorecast k8s secret --from-env .env | kubectl apply -f -`)",
+    ]
+    assert not any(_REAL in problem for problem in problems)
+
+
+def test_the_script_exits_1_with_the_problems_and_2_when_it_cannot_run(tree: Path, rendered) -> None:
+    service = _find(rendered["cpu"], "Service", "torchserve")
+    _patch(tree, service, [{"op": "replace", "path": "/spec/ports/0/port", "value": 8082}])
+    done = subprocess.run([sys.executable, str(SCRIPT), str(tree)], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 1
+    assert done.stdout.splitlines() == [f"cpu: {_name(service)}: exposes port 8082 -> "
+                                        f"{service['spec']['ports'][0].get('targetPort', 8082)}: only the "
+                                        "inference port 8080 may be exposed"]
+
+    done = subprocess.run([sys.executable, str(SCRIPT), "--kustomize", "no-such-kubectl kustomize", str(tree)],
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 2
+    assert done.stderr.startswith("error: no-such-kubectl: not found")
