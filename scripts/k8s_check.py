@@ -371,8 +371,7 @@ def summary(report: Report) -> list[str]:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0],
-                                     epilog="See the module docstring for the checks.")
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("root", nargs="?", default="k8s", type=Path,
                         help="The manifests' root: overlays/*/kustomization.yaml and examples/*.yaml (default: k8s).")
     parser.add_argument("--kustomize", default=shlex.join(KUSTOMIZE), metavar="CMD",
