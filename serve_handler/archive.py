@@ -40,7 +40,7 @@ import yaml
 from dataset.errors import LorecastError, SourceError
 from serve_handler import layout
 from serve_handler.archive_check import PICKLE_SUFFIXES, check_archive
-from serve_handler.blocklist import Blocklist
+from serve_handler.blocklist import Blocklist, term_of
 from serve_handler.settings import HandlerSettings
 
 MANIFEST_FORMAT = 1
@@ -171,12 +171,12 @@ def model_name(output: Path) -> str:
 
 
 def read_blocklists(paths: Iterable[Path]) -> list[str]:
-    """The terms of blocklist files, in order, without repeats: one per line, '#' starts a comment (the rule of
-    serve_handler.blocklist.read_terms, which reads blocklist.txt in the worker)."""
+    """The terms of blocklist files, in order, without repeats: one per line, '#' starts a comment (`term_of`,
+    the rule the worker reads blocklist.txt with)."""
     terms: dict[str, None] = {}
     for path in paths:
         for number, line in _lines(path):
-            term = line.split("#", 1)[0].strip()
+            term = term_of(line)
             if not term:
                 continue
             try:  # a term the worker's Blocklist cannot match would stop the worker from starting

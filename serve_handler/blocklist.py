@@ -86,7 +86,12 @@ class Blocklist:
         return None if match is None else self.terms[match.lastindex - 1]
 
 
+def term_of(line: str) -> str:
+    """The term on one line of a blocklist file: '#' starts a comment; "" for a blank or comment line."""
+    return line.split("#", 1)[0].strip()
+
+
 def read_terms(path: str | Path) -> list[str]:
     """Terms from a blocklist file: one per line; blank lines and '#' comments are skipped."""
     with open(path, encoding="utf-8") as lines:
-        return [term for line in lines if (term := line.split("#", 1)[0].strip())]
+        return [term for line in lines if (term := term_of(line))]

@@ -37,7 +37,7 @@ from tqdm import tqdm
 from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
 from serve_handler.engine import Job, encode_prompt, generate_candidates
-from serve_handler.filters.sentence_end import last_sentence_end
+from serve_handler.filters.sentence_end import cut_at_sentence_end
 from serve_handler.request import parse_request
 from serve_handler.seeds import SeedWords
 from serve_handler.settings import HandlerSettings
@@ -70,14 +70,6 @@ class NegativeDraw:
     texts: list[str]
     generated: int  # candidates generated to get them
     stopped_by_time_budget: bool
-
-
-def cut_at_sentence_end(text: str, complete: bool) -> str | None:
-    """The handler's sentence-end cut: a complete line as it is, else up to its last sentence end (or None)."""
-    if complete:
-        return text
-    end = last_sentence_end(text)
-    return None if end is None else text[:end]
 
 
 def shaped(line: str, tokenizer: PreTrainedTokenizerBase, shape: HandlerShape) -> str | None:

@@ -43,14 +43,22 @@ def last_sentence_end(text: str) -> int | None:
     return None
 
 
+def cut_at_sentence_end(text: str, complete: bool) -> str | None:
+    """A complete line as it is, else `text` up to its last sentence end; None when it has none."""
+    if complete:
+        return text
+    end = last_sentence_end(text)
+    return None if end is None else text[:end]
+
+
 class SentenceEndCut(CandidateFilter):
     reason: ClassVar[str] = "sentence_end"
 
     def __call__(self, drafts: Sequence[Draft], requests: Sequence[GenerationRequest]) -> list[Draft | None]:
-        return [draft if draft.complete else _cut(draft) for draft in drafts]
+        return [_cut(draft) for draft in drafts]
 
 
 def _cut(draft: Draft) -> Draft | None:
-    end = last_sentence_end(draft.text)
+    text = cut_at_sentence_end(draft.text, draft.complete)
     # The mean log-prob stays that of everything generated: the cut-off part was drawn under the same settings.
-    return None if end is None else replace(draft, text=draft.text[:end])
+    return None if text is None else replace(draft, text=text)
