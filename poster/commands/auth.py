@@ -19,6 +19,8 @@ from typing import TYPE_CHECKING
 
 import click
 
+from poster.commands.options import API_URLS, stack_options
+
 if TYPE_CHECKING:
     from poster.oauth_pin import OAuthEndpoints
 
@@ -45,18 +47,12 @@ def _consumer_options(platform: str, label: str) -> Callable:
                                "the environment variable or .env.")
     timeout = click.option("--timeout", type=click.FloatRange(min=0, min_open=True), default=30.0,
                            show_default=True, help=f"Seconds to wait for each answer from {label}.")
-
-    def apply(function: Callable) -> Callable:
-        for decorator in (timeout, secret, key):
-            function = decorator(function)
-        return function
-
-    return apply
+    return stack_options(key, secret, timeout)
 
 
 @auth_group.command("twitter")
 @_consumer_options("twitter", "X")
-@click.option("--twitter-api-url", "api_url", default="https://api.x.com", show_default=True,
+@click.option("--twitter-api-url", "api_url", default=API_URLS["twitter"], show_default=True,
               envvar="LORECAST_TWITTER_API_URL", show_envvar=True, metavar="URL",
               help="X API base URL; the OAuth endpoints are under it (/oauth/request_token, /oauth/authorize, "
                    "/oauth/access_token).")

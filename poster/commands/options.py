@@ -16,14 +16,15 @@ DEFAULT_ENDPOINT = "http://127.0.0.1:8080/predictions/lorecast"
 DEFAULT_LEDGER = "ledger/posts.db"
 PLATFORMS = ("twitter", "tumblr", "stdout")
 _CREDENTIAL_PARTS = ("consumer_key", "consumer_secret", "access_token", "access_secret")
-_API_URLS = {"twitter": "https://api.x.com", "tumblr": "https://api.tumblr.com"}
+API_URLS = {"twitter": "https://api.x.com", "tumblr": "https://api.tumblr.com"}
 
 
 def _env(name: str) -> str:
     return f"LORECAST_{name.upper()}"
 
 
-def _stack(*decorators: Callable) -> Callable:
+def stack_options(*decorators: Callable) -> Callable:
+    """One decorator that applies `decorators` as if they were written one above the other, in this order."""
     def apply(function: Callable) -> Callable:
         for decorator in reversed(decorators):
             function = decorator(function)
@@ -32,7 +33,7 @@ def _stack(*decorators: Callable) -> Callable:
     return apply
 
 
-inference_options = _stack(
+inference_options = stack_options(
     click.option("--endpoint", default=DEFAULT_ENDPOINT, show_default=True, envvar="LORECAST_ENDPOINT",
                  show_envvar=True, metavar="URL",
                  help="TorchServe's predictions URL of the model: "
@@ -64,16 +65,16 @@ def _credential_options(platform: str) -> list[Callable]:
     ]
 
 
-platform_options = _stack(
+platform_options = stack_options(
     *_credential_options("twitter"),
-    click.option("--twitter-api-url", default=_API_URLS["twitter"], show_default=True,
+    click.option("--twitter-api-url", default=API_URLS["twitter"], show_default=True,
                  envvar="LORECAST_TWITTER_API_URL", show_envvar=True, metavar="URL", help="X API base URL."),
     *_credential_options("tumblr"),
     click.option("--tumblr-blog", envvar="LORECAST_TUMBLR_BLOG", show_envvar=True, metavar="NAME",
                  help="The Tumblr blog to post to (e.g. mybot.tumblr.com)."),
     click.option("--tumblr-tags", default="", envvar="LORECAST_TUMBLR_TAGS", show_envvar=True, metavar="TAGS",
                  help="Comma-separated tags for every Tumblr post."),
-    click.option("--tumblr-api-url", default=_API_URLS["tumblr"], show_default=True,
+    click.option("--tumblr-api-url", default=API_URLS["tumblr"], show_default=True,
                  envvar="LORECAST_TUMBLR_API_URL", show_envvar=True, metavar="URL", help="Tumblr API base URL."),
 )
 
