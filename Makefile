@@ -49,9 +49,9 @@ demo: venv
 		status=$$?; $(BIN)/lorecast serve stop --run-dir $(DEMO_OUT)/serve; exit $$status
 
 # Render every overlay of k8s/ with `kubectl kustomize`, validate it strictly against the oldest and newest
-# Kubernetes that kubernetes-validate knows, and apply the project's rules (scripts/k8s_check.py says which).
+# Kubernetes that kubernetes-validate knows, and apply the project's rules (ops/k8s_check.py says which).
 k8s-check: venv
-	$(BIN)/python scripts/k8s_check.py
+	$(BIN)/python -m ops.k8s_check
 
 # Container images (docker/): TorchServe with model_store/lorecast.mar baked in, one per variant (the CPU or a
 # CUDA torch), and the slim poster image. The k8s overlays expect the default names, e.g.

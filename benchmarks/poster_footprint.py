@@ -23,7 +23,7 @@ PROBE = """
 import re, sys
 try:
     if sys.argv[1:]:
-        from dataset.cli import main
+        from lorecast.cli import main
         main()
 finally:
     heavy = sorted(name for name in ("torch", "transformers", "numpy", "sklearn") if name in sys.modules)

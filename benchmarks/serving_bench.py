@@ -58,9 +58,9 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import novelty_bench
-from dataset.errors import LorecastError
-from serve_handler.archive import ServingOptions, build_archive
-from serve_handler.local_server import LocalTorchServe
+from lorecast.errors import LorecastError
+from ops.archive import ServingOptions, build_archive
+from ops.local_server import LocalTorchServe
 from serve_handler.request import RequestError, parse_request
 
 REPO = Path(__file__).resolve().parent.parent

@@ -40,7 +40,7 @@ from tqdm import tqdm
 
 from dataset.corpus import content_hash
 from dataset.corpus_writer import check_output_dir, write_corpus
-from dataset.errors import LorecastError, SourceError
+from lorecast.errors import LorecastError, SourceError
 from dataset.rules import RULE_NAMES, RuleSettings, make_rules
 from dataset.rules.chain import RuleChain
 from dataset.seed_words import count_seed_words

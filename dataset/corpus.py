@@ -15,7 +15,7 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-from dataset.errors import LorecastError
+from lorecast.errors import LorecastError
 
 TRAIN_FILE = "train.txt"
 TEST_FILE = "test.txt"

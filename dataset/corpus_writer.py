@@ -9,7 +9,7 @@ import json
 from pathlib import Path
 
 from dataset.corpus import META_FILE, TEST_FILE, TRAIN_FILE, WORDS_FILE
-from dataset.errors import LorecastError
+from lorecast.errors import LorecastError
 from dataset.output_dir import check_replaceable, write_atomically
 
 

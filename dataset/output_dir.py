@@ -20,7 +20,7 @@ import shutil
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from dataset.errors import LorecastError
+from lorecast.errors import LorecastError
 
 
 def check_replaceable(out_dir: Path, force: bool, markers: Sequence[str], kind: str, hint: str = "") -> None:

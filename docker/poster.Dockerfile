@@ -8,10 +8,13 @@ RUN python -m venv /opt/venv
 ENV PATH=/opt/venv/bin:$PATH
 # What the distribution's wheel is built from (pyproject.toml lists these packages; README is its long
 # description). tests/, benchmarks/ and model_store/ stay out.
-COPY pyproject.toml README.md /src/
+COPY pyproject.toml README.md config.properties /src/
+COPY lorecast /src/lorecast
 COPY dataset /src/dataset
+COPY textrules /src/textrules
 COPY trainer /src/trainer
 COPY serve_handler /src/serve_handler
+COPY ops /src/ops
 COPY poster /src/poster
 RUN pip install --no-cache-dir "/src[poster]"
 

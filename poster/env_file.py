@@ -1,6 +1,7 @@
 """`.env` files: the same LORECAST_… names as the environment and the flags, for local runs.
 
-    load_env_file(Path(".env"))     # called by the CLI root before any option is read
+    @click.command(cls=DotEnvCommand)   # a poster command: ./.env is loaded before its options are read
+    load_env_file(Path(".env"))
 
 Lines are `NAME=value` (an `export ` prefix is allowed), `#` starts a comment line, blank lines are skipped, and a
 value may be wrapped in single or double quotes. Only LORECAST_… names are taken, and a variable already set in
@@ -14,7 +15,9 @@ import os
 import re
 from pathlib import Path
 
-from dataset.errors import SourceError
+import click
+
+from lorecast.errors import SourceError
 
 _LINE = re.compile(r"^(?:export\s+)?([A-Za-z_][A-Za-z0-9_]*)\s*=\s*(.*)$")
 PREFIX = "LORECAST_"
@@ -43,3 +46,20 @@ def load_env_file(path: Path) -> None:
     for name, value in read_env_file(path).items():
         if name.startswith(PREFIX):
             os.environ.setdefault(name, value)
+
+
+class _ReadsDotEnv:
+    """Loads ./.env when click makes the command's context, i.e. before any of its options (or, for a group,
+    any of its subcommands' options) is read from the environment."""
+
+    def make_context(self, info_name, args, parent=None, **extra):
+        load_env_file(Path(".env"))
+        return super().make_context(info_name, args, parent=parent, **extra)
+
+
+class DotEnvCommand(_ReadsDotEnv, click.Command):
+    """A command whose LORECAST_… options may come from ./.env."""
+
+
+class DotEnvGroup(_ReadsDotEnv, click.Group):
+    """A group whose subcommands' LORECAST_… options may come from ./.env."""

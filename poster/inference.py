@@ -42,7 +42,7 @@ from urllib.parse import urlsplit
 
 import requests
 
-from dataset.errors import LorecastError
+from lorecast.errors import LorecastError
 from poster.responses import excerpt, json_body, network_reason, os_cause
 
 RETRIED_STATUSES = frozenset({502, 503, 504})

@@ -22,7 +22,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from dataset.errors import SourceError
+from lorecast.errors import SourceError
 from poster.credentials import OAuth1Credentials
 
 SECRET_PLATFORMS = ("twitter", "tumblr")

@@ -42,7 +42,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from dataset.errors import LorecastError
+from lorecast.errors import LorecastError
 from poster.platforms.base import Engagement
 
 log = logging.getLogger(__name__)

@@ -21,7 +21,7 @@ import requests
 from requests_oauthlib import OAuth1Session
 from requests_oauthlib.oauth1_session import TokenRequestDenied
 
-from dataset.errors import LorecastError
+from lorecast.errors import LorecastError
 from poster.credentials import scrub
 from poster.responses import excerpt, json_body, network_reason
 

@@ -23,7 +23,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 
-from dataset.errors import LorecastError
+from lorecast.errors import LorecastError
 from poster.inference import InferenceClient
 from poster.ledger import Ledger, holder_id
 from poster.platforms.base import AuthRefused, DuplicatePost, Platform, PlatformError, RateLimited

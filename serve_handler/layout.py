@@ -5,6 +5,7 @@ TorchServe extracts the archive and hands the handler that directory as `system_
 
     handler.py               the TorchServe entry (one class); the same file is also in serve_handler/
     serve_handler/           this package, unflattened, so handler.py imports it absolutely
+    textrules/               the text rules it shares with the corpus build (blocklist, sentences, normal forms)
     generator/               the model dir (contract 2) without lorecast-training.json: config.json,
                              generation_config.json, model.safetensors, tokenizer.json, tokenizer_config.json
     selector/                optional: the selector dir (contract 3: selector.json, selector.safetensors)
@@ -22,6 +23,7 @@ from __future__ import annotations
 
 HANDLER = "handler.py"
 PACKAGE_DIR = "serve_handler"
+RULES_DIR = "textrules"
 GENERATOR_DIR = "generator"
 SELECTOR_DIR = "selector"
 SEED_WORDS = "words.txt"
@@ -39,6 +41,7 @@ REQUIRED = (
     HANDLER,
     f"{PACKAGE_DIR}/__init__.py",
     f"{PACKAGE_DIR}/{HANDLER}",
+    f"{RULES_DIR}/__init__.py",
     *(f"{GENERATOR_DIR}/{name}" for name in GENERATOR_FILES),
     SEED_WORDS,
     NOVELTY_SENTENCES,

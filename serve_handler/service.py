@@ -39,7 +39,7 @@ import torch
 from transformers import AutoModelForCausalLM, AutoTokenizer, PreTrainedModel, PreTrainedTokenizerBase
 
 from serve_handler import layout
-from serve_handler.blocklist import Blocklist, read_terms
+from textrules.blocklist import Blocklist, read_terms
 from serve_handler.engine import Job, encode_prompt, generate_candidates
 from serve_handler.filters.base import Draft
 from serve_handler.filters.chain import FilterChain, default_chain

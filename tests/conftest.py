@@ -11,10 +11,10 @@ from pathlib import Path
 
 import pytest
 
-from dataset.cli import main
+from lorecast.cli import main
 from dataset.corpus import content_hash
-from serve_handler.archive import ServingOptions, build_archive
-from serve_handler.local_server import LocalTorchServe
+from ops.archive import ServingOptions, build_archive
+from ops.local_server import LocalTorchServe
 from serve_handler.settings import HandlerSettings
 from serving_setup import BATCH_DELAY_MS, BATCH_SIZE, MODEL, post
 from trainer.presets import Preset

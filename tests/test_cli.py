@@ -56,6 +56,6 @@ def test_bad_paths_give_one_line_errors(tmp_path, args, names):
 
 
 def test_help_does_not_import_torch():
-    code = "import sys\nfrom dataset.cli import cli\nprint('torch' in sys.modules, 'matplotlib' in sys.modules)"
+    code = "import sys\nfrom lorecast.cli import cli\nprint('torch' in sys.modules, 'matplotlib' in sys.modules)"
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert result.stdout.split() == ["False", "False"]

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from dataset.cli import cli
+from lorecast.cli import cli
 
 DEMO = Path(__file__).resolve().parents[1] / "dataset" / "demo" / "jargon-4.4.7.jsonl"
 

@@ -36,7 +36,7 @@ from transformers import (
 from transformers.trainer_utils import get_last_checkpoint
 
 from dataset.corpus import TEST_FILE, TRAIN_FILE, Corpus, load_corpus
-from dataset.errors import LorecastError
+from lorecast.errors import LorecastError
 from trainer.blocks import PackedBlocks
 from trainer.model_dir import (
     CHECKPOINTS_DIR,

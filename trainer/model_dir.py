@@ -30,7 +30,7 @@ import shutil
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from dataset.errors import LorecastError
+from lorecast.errors import LorecastError
 from dataset.output_dir import check_replaceable
 
 METADATA_FILE = "lorecast-training.json"

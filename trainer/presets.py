@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from dataset.errors import LorecastError
+from lorecast.errors import LorecastError
 
 
 @dataclass(frozen=True)

@@ -13,7 +13,7 @@ from pathlib import Path
 import torch
 from transformers import AutoModelForCausalLM, AutoTokenizer
 
-from dataset.errors import LorecastError
+from lorecast.errors import LorecastError
 from trainer.model_dir import read_metadata
 
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import timedelta
 
-from dataset.errors import LorecastError
+from lorecast.errors import LorecastError
 from dataset.hashing import sha256_file
 from trainer.engagement import label_by_engagement
 

@@ -54,7 +54,7 @@ from tqdm import tqdm
 from transformers import AutoModelForCausalLM, AutoTokenizer, PreTrainedModel, PreTrainedTokenizerBase
 
 from dataset.corpus import TEST_FILE, WORDS_FILE, load_corpus
-from dataset.errors import LorecastError
+from lorecast.errors import LorecastError
 from dataset.hashing import sha256_file
 from serve_handler.seeds import SeedWords
 from serve_handler.selector import Selector, text_features

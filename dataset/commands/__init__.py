@@ -1,4 +1,4 @@
-"""`lorecast dataset ...`: build and inspect corpus dirs."""
+"""`lorecast dataset ...`: build and inspect corpus dirs. `commands` is what the root registers."""
 
 import click
 
@@ -13,3 +13,5 @@ def dataset_group() -> None:
 
 dataset_group.add_command(build)
 dataset_group.add_command(inspect)
+
+commands = [dataset_group]

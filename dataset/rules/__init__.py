@@ -13,7 +13,7 @@ finished examples. Whatever order a user lists them in, they run in this one.
 
 from __future__ import annotations
 
-from dataset.errors import LorecastError
+from lorecast.errors import LorecastError
 from dataset.rules.base import Rule, RuleSettings
 from dataset.rules.blocklist import Blocklist
 from dataset.rules.entities import Entities

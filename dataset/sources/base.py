@@ -36,7 +36,7 @@ class ReaderOptions:
 
 
 class SourceReader(ABC):
-    """Reads one file of one format. Raises `dataset.errors.SourceError` (file, line, reason)."""
+    """Reads one file of one format. Raises `lorecast.errors.SourceError` (file, line, reason)."""
 
     format: ClassVar[str]  # the name used on the command line, e.g. "fmg", "jsonl"
     suffixes: ClassVar[tuple[str, ...]] = ()  # file suffixes that select this reader by default

@@ -17,7 +17,7 @@ import csv
 from pathlib import Path
 from typing import Iterator
 
-from dataset.errors import SourceError
+from lorecast.errors import SourceError
 from dataset.sources.base import Record, SourceReader
 from dataset.sources.textio import format_suffix, iter_lines, origin
 

@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import Iterator
 from xml.parsers import expat
 
-from dataset.errors import SourceError
+from lorecast.errors import SourceError
 from dataset.sources.base import Record, SourceReader
 from dataset.sources.textio import open_binary, origin
 

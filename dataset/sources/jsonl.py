@@ -13,7 +13,7 @@ import json
 from pathlib import Path
 from typing import Iterator
 
-from dataset.errors import SourceError
+from lorecast.errors import SourceError
 from dataset.sources.base import Record, SourceReader
 from dataset.sources.textio import iter_lines, origin
 

@@ -37,7 +37,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterator
 
-from dataset.errors import SourceError
+from lorecast.errors import SourceError
 from dataset.sources.base import Record, SourceReader
 from dataset.sources.jsonl import parse_json_object
 from dataset.sources.textio import iter_lines, origin

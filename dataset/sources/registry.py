@@ -15,7 +15,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from dataset.errors import SourceError
+from lorecast.errors import SourceError
 from dataset.sources.base import Record, ReaderOptions, SourceReader
 from dataset.sources.csvfile import CsvReader
 from dataset.sources.fmg import FmgReader

@@ -13,7 +13,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import BinaryIO, Iterator
 
-from dataset.errors import SourceError
+from lorecast.errors import SourceError
 
 BOM = "\ufeff"
 

@@ -1,5 +1,12 @@
-"""The poster's `lorecast` subcommands; each imports requests inside its function (see dataset/cli.py)."""
+"""The poster's `lorecast` subcommands. `commands` is what the root registers.
 
+Each reads ./.env before its options (env_file.DotEnvCommand) and imports requests inside its function.
+"""
+
+from poster.commands.auth import auth_group
 from poster.commands.generate import generate_command
+from poster.commands.k8s import k8s_group
+from poster.commands.ledger import ledger_group
+from poster.commands.post import feedback_command, post_command
 
-__all__ = ["generate_command"]
+commands = [generate_command, post_command, feedback_command, auth_group, ledger_group, k8s_group]

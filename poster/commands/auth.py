@@ -20,12 +20,13 @@ from typing import TYPE_CHECKING
 import click
 
 from poster.commands.options import API_URLS, stack_options
+from poster.env_file import DotEnvGroup
 
 if TYPE_CHECKING:
     from poster.oauth_pin import OAuthEndpoints
 
 
-@click.group("auth")
+@click.group("auth", cls=DotEnvGroup)
 def auth_group() -> None:
     """Authorize lorecast to post as an account (OAuth1 PIN flow).
 

@@ -16,12 +16,13 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from poster.commands.options import inference_client, inference_options
+from poster.env_file import DotEnvCommand
 
 if TYPE_CHECKING:
     from poster.inference import Generation
 
 
-@click.command("generate")
+@click.command("generate", cls=DotEnvCommand)
 @inference_options
 @click.option("-n", "n", type=int, default=None,
               help="How many texts to return (server default 1). Fewer come back when too few candidates "

@@ -15,11 +15,12 @@ from pathlib import Path
 
 import click
 
-from dataset.errors import LorecastError, SourceError
+from lorecast.errors import LorecastError, SourceError
 from poster.k8s_secret import DNS_LABEL, DNS_SUBDOMAIN, SECRET_PLATFORMS
+from poster.env_file import DotEnvGroup
 
 
-@click.group("k8s")
+@click.group("k8s", cls=DotEnvGroup)
 def k8s_group() -> None:
     """Helpers for running the posters in Kubernetes (see the README's "Deploy to Kubernetes")."""
 

@@ -22,14 +22,15 @@ from typing import Any
 
 import click
 
-from dataset.errors import LorecastError
+from lorecast.errors import LorecastError
 from poster.commands.options import ledger_option
 from poster.ledger import STATES, Ledger, MetricsRow, PostRow
+from poster.env_file import DotEnvGroup
 
 _TEXT_WIDTH = 60
 
 
-@click.group("ledger")
+@click.group("ledger", cls=DotEnvGroup)
 def ledger_group() -> None:
     """Look at what the posters posted: the ledger of every post attempt and its engagement."""
 

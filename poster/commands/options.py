@@ -10,7 +10,7 @@ from typing import Any
 
 import click
 
-from dataset.errors import LorecastError
+from lorecast.errors import LorecastError
 
 DEFAULT_ENDPOINT = "http://127.0.0.1:8080/predictions/lorecast"
 DEFAULT_LEDGER = "ledger/posts.db"

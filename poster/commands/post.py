@@ -20,6 +20,7 @@ from poster.commands.options import (
     platform_argument,
     platform_options,
 )
+from poster.env_file import DotEnvCommand
 
 EXIT_BUSY = 73
 EXIT_RATE_LIMITED = 75
@@ -44,7 +45,7 @@ def _run(action):
         raise click.exceptions.Exit(EXIT_RATE_LIMITED) from None
 
 
-@click.command("post")
+@click.command("post", cls=DotEnvCommand)
 @platform_argument
 @click.option("--count", type=click.IntRange(min=1), default=1, show_default=True,
               help="Texts to publish in this run.")
@@ -102,7 +103,7 @@ def post_command(platform: str, count: int, candidates: int, dry_run: bool, dead
             click.echo(text)
 
 
-@click.command("feedback")
+@click.command("feedback", cls=DotEnvCommand)
 @platform_argument
 @click.option("--days", type=click.FloatRange(min=0, min_open=True), default=30.0, show_default=True,
               help="Collect engagement for the posts of the last this many days.")

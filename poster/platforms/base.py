@@ -21,7 +21,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from dataset.errors import LorecastError
+from lorecast.errors import LorecastError
 
 
 class PlatformError(LorecastError):

@@ -31,7 +31,7 @@ from urllib.parse import quote
 
 import requests
 
-from dataset.errors import LorecastError
+from lorecast.errors import LorecastError
 from poster.credentials import OAuth1Credentials
 from poster.platforms.base import AuthRefused, Engagement, Platform, RateLimited
 from poster.platforms.http import SignedApi, header_number, resets

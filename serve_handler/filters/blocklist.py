@@ -1,11 +1,11 @@
-"""Reject drafts that contain a blocked term, however obscured (see serve_handler/blocklist.py)."""
+"""Reject drafts that contain a blocked term, however obscured (see textrules/blocklist.py)."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from typing import ClassVar
 
-from serve_handler.blocklist import Blocklist
+from textrules.blocklist import Blocklist
 from serve_handler.filters.base import CandidateFilter, Draft
 from serve_handler.request import GenerationRequest
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from serve_handler.blocklist import Blocklist
+from textrules.blocklist import Blocklist
 from serve_handler.filters.base import CandidateFilter, Draft
 from serve_handler.filters.blocklist import BlocklistFilter
 from serve_handler.filters.duplicate import DuplicateFilter

@@ -9,7 +9,7 @@ import pytest
 import dataset.output_dir
 from dataset.build import BuildOptions, build_corpus, split_train_test
 from dataset.corpus import CORPUS_FILES, content_hash, load_corpus
-from dataset.errors import LorecastError, SourceError
+from lorecast.errors import LorecastError, SourceError
 from dataset.rules import RULE_NAMES
 from dataset.sources.base import ReaderOptions
 

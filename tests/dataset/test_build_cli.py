@@ -5,9 +5,9 @@ from pathlib import Path
 
 from click.testing import CliRunner
 
-from dataset.cli import cli
+from lorecast.cli import cli
 from dataset.corpus import load_corpus
-from dataset.errors import SourceError
+from lorecast.errors import SourceError
 from dataset.rules import RULES
 
 FIXTURES = Path(__file__).parent.parent / "fixtures" / "build"

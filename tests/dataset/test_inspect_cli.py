@@ -5,8 +5,8 @@ from pathlib import Path
 from click.testing import CliRunner
 
 from dataset.build import BuildOptions, build_corpus
-from dataset.cli import cli
-from dataset.errors import LorecastError, SourceError
+from lorecast.cli import cli
+from lorecast.errors import LorecastError, SourceError
 
 FIXTURES = Path(__file__).parent.parent / "fixtures"
 CORPUS = FIXTURES / "report" / "corpus"

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from dataset.errors import LorecastError
+from lorecast.errors import LorecastError
 from dataset.report.writer import read_generated, write_report
 
 FIXTURES = Path(__file__).parent.parent / "fixtures" / "report"

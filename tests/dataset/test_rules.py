@@ -2,7 +2,7 @@
 
 import pytest
 
-from dataset.errors import LorecastError
+from lorecast.errors import LorecastError
 from dataset.rules import RULE_NAMES, RuleSettings, make_rules, parse_rule_selection
 from dataset.rules.blocklist import Blocklist
 from dataset.rules.text_art import TextArt

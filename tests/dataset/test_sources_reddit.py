@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from dataset.errors import SourceError
+from lorecast.errors import SourceError
 from dataset.sources.base import ReaderOptions
 from dataset.sources.registry import read_source
 

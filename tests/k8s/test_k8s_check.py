@@ -1,4 +1,4 @@
-"""scripts/k8s_check.py: the real k8s/ tree passes, and a copy of it broken in one place fails with the problem
+"""ops/k8s_check.py: the real k8s/ tree passes, and a copy of it broken in one place fails with the problem
 line that names that place. Each broken copy adds a kustomize patch to the cpu overlay (or a file to the base),
 aimed at objects found in the rendered real tree, so the cases follow the manifests as they change."""
 
@@ -14,11 +14,11 @@ from typing import Any
 import pytest
 import yaml
 
-from scripts.k8s_check import check_tree, images_pinned, parse, poster_env_names, render, schema_versions
+from ops.k8s_check import check_tree, images_pinned, parse, poster_env_names, render, schema_versions
 
 REPO = Path(__file__).resolve().parents[2]
 K8S = REPO / "k8s"
-SCRIPT = REPO / "scripts" / "k8s_check.py"
+CHECK = ["-m", "ops.k8s_check"]
 POD_SPEC = {"Deployment": "/spec/template/spec", "CronJob": "/spec/jobTemplate/spec/template/spec"}
 
 
@@ -84,7 +84,7 @@ def _name(document: dict[str, Any]) -> str:
 
 
 def test_the_real_tree_passes() -> None:
-    done = subprocess.run([sys.executable, str(SCRIPT)], cwd=REPO, capture_output=True, text=True, timeout=60)
+    done = subprocess.run([sys.executable, *CHECK], cwd=REPO, capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stdout + done.stderr
     oldest, newest = schema_versions()
     assert f"validated strictly against Kubernetes {oldest} and {newest}" in done.stdout
@@ -302,13 +302,13 @@ def test_an_example_is_validated_and_held_only_to_the_secret_rule(tree: Path) ->
 def test_the_script_exits_1_with_the_problems_and_2_when_it_cannot_run(tree: Path, rendered) -> None:
     service = _find(rendered["cpu"], "Service", "torchserve")
     _patch(tree, service, [{"op": "replace", "path": "/spec/ports/0/port", "value": 8082}])
-    done = subprocess.run([sys.executable, str(SCRIPT), str(tree)], capture_output=True, text=True, timeout=60)
+    done = subprocess.run([sys.executable, *CHECK, str(tree)], capture_output=True, text=True, timeout=60)
     assert done.returncode == 1
     assert done.stdout.splitlines() == [f"cpu: {_name(service)}: exposes port 8082 -> "
                                         f"{service['spec']['ports'][0].get('targetPort', 8082)}: only the "
                                         "inference port 8080 may be exposed"]
 
-    done = subprocess.run([sys.executable, str(SCRIPT), "--kustomize", "no-such-kubectl kustomize", str(tree)],
+    done = subprocess.run([sys.executable, *CHECK, "--kustomize", "no-such-kubectl kustomize", str(tree)],
                           capture_output=True, text=True, timeout=60)
     assert done.returncode == 2
     assert done.stderr.startswith("error: no-such-kubectl: not found")

@@ -4,7 +4,7 @@ import os
 
 import pytest
 
-from dataset.errors import SourceError
+from lorecast.errors import SourceError
 from poster.env_file import load_env_file, read_env_file
 
 

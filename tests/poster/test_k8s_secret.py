@@ -13,9 +13,9 @@ import yaml
 from click.testing import CliRunner, Result
 from kubernetes_validate.utils import all_versions
 
-from dataset.errors import LorecastError
+from lorecast.errors import LorecastError
 from poster.commands.k8s import k8s_group
-from scripts.k8s_check import parse, render
+from ops.k8s_check import parse, render
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -107,7 +107,7 @@ def _error(result: Result) -> str:
 
 
 def test_through_lorecast_values_reach_stdout_only(tmp_path: Path) -> None:
-    run = [sys.executable, "-c", "from dataset.cli import main; main()", "k8s", "secret", "--from-env"]
+    run = [sys.executable, "-c", "from lorecast.cli import main; main()", "k8s", "secret", "--from-env"]
     done = subprocess.run([*run, str(_env_file(tmp_path, TWITTER))], capture_output=True, text=True, timeout=60,
                           cwd=tmp_path)
     assert done.returncode == 0 and done.stderr == ""

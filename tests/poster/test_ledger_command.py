@@ -10,7 +10,7 @@ from datetime import datetime, timedelta, timezone
 import pytest
 from click.testing import CliRunner
 
-from dataset.errors import LorecastError
+from lorecast.errors import LorecastError
 from poster.commands.ledger import ledger_group
 from poster.ledger import Ledger
 from poster.platforms.base import Engagement

@@ -15,7 +15,7 @@ from poster.ledger import Ledger
 # (VmHWM: unlike ru_maxrss it starts afresh at exec, so the test process's own size does not leak into it).
 PROBE = """
 import re, sys
-from dataset.cli import main
+from lorecast.cli import main
 try:
     main()
 finally:

@@ -17,10 +17,11 @@ import yaml
 
 import serve_handler
 from dataset.corpus import content_hash, load_corpus
-from dataset.errors import LorecastError
-from serve_handler import archive, layout
-from serve_handler.archive import ServingOptions, build_archive
-from serve_handler.archive_check import check_archive
+from lorecast.errors import LorecastError
+from ops import archive
+from serve_handler import layout
+from ops.archive import ServingOptions, build_archive
+from ops.archive_check import check_archive
 from serve_handler.selector import Calibration, Selector, SelectorHead
 from serve_handler.settings import HandlerSettings
 from trainer.model_dir import TrainingResult, read_metadata, write_metadata
@@ -113,7 +114,7 @@ def test_a_built_archive_passes_its_check_and_holds_exactly_the_layout(built, in
     assert set(layout.REQUIRED) <= paths
     # Nothing flattened: the root holds only the layout's files, everything else sits in its directory.
     roots = {PurePosixPath(name).parts[0] for name in paths}
-    assert roots == {layout.HANDLER, layout.PACKAGE_DIR, layout.GENERATOR_DIR, layout.SELECTOR_DIR,
+    assert roots == {layout.HANDLER, layout.PACKAGE_DIR, layout.RULES_DIR, layout.GENERATOR_DIR, layout.SELECTOR_DIR,
                      layout.SEED_WORDS, layout.NOVELTY_SENTENCES, layout.BLOCKLIST, layout.MODEL_CONFIG,
                      layout.ARCHIVE_MANIFEST, "MAR-INF"}
     assert {name for name in paths if name.startswith("generator/")} == {

@@ -6,7 +6,7 @@ import time
 
 import pytest
 
-from serve_handler.blocklist import Blocklist, normalize
+from textrules.blocklist import Blocklist, normalize
 
 
 @pytest.fixture

@@ -8,7 +8,7 @@ from __future__ import annotations
 import profanity_check
 import pytest
 
-from serve_handler.blocklist import Blocklist
+from textrules.blocklist import Blocklist
 from serve_handler.filters import (
     BlocklistFilter,
     Draft,

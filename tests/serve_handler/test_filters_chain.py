@@ -8,7 +8,7 @@ from typing import ClassVar
 
 import pytest
 
-from serve_handler.blocklist import Blocklist
+from textrules.blocklist import Blocklist
 from serve_handler.filters import CandidateFilter, Draft, FilterChain, default_chain
 from serve_handler.novelty import NoveltyIndex
 from serve_handler.request import GenerationRequest, parse_request

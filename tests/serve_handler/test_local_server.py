@@ -20,9 +20,9 @@ import psutil
 import pytest
 from click.testing import CliRunner
 
-from dataset.errors import LorecastError
-from serve_handler.commands.serve import serve_group
-from serve_handler.local_server import DEFAULT_CONFIG, STATE_FILE, LocalTorchServe
+from lorecast.errors import LorecastError
+from ops.commands.serve import serve_group
+from ops.local_server import DEFAULT_CONFIG, STATE_FILE, LocalTorchServe
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "serving"
 # Requests go to 127.0.0.1 only; a proxy from the environment must not see them.

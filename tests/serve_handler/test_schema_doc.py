@@ -3,7 +3,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from serve_handler.request import REQUEST_SCHEMA
-from serve_handler.schema_doc import BEGIN, END, render
+from ops.schema_doc import BEGIN, END, render
 
 README = Path(__file__).resolve().parents[2] / "README.md"
 
@@ -11,7 +11,7 @@ README = Path(__file__).resolve().parents[2] / "README.md"
 def test_the_readme_shows_the_request_schema_as_it_is():
     text = README.read_text(encoding="utf-8")
     table = text.split(BEGIN, 1)[1].split(END, 1)[0].strip()
-    assert table == render(), "README's request table is stale: python -m serve_handler.schema_doc"
+    assert table == render(), "README's request table is stale: python -m ops.schema_doc"
 
 
 def test_every_field_and_bound_is_in_the_table():

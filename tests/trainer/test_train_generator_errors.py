@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from dataset.errors import LorecastError
+from lorecast.errors import LorecastError
 
 
 def error_of(result) -> str:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from dataset.errors import LorecastError
+from lorecast.errors import LorecastError
 from trainer.sampling import sample_texts
 
 pytestmark = pytest.mark.slow

@@ -20,14 +20,14 @@ def run_python(body: str) -> subprocess.CompletedProcess:
 
 
 def test_importing_the_cli_leaves_torch_out():
-    result = run_python("import dataset.cli")
+    result = run_python("import lorecast.cli")
     assert result.returncode == 0, result.stderr
 
 
 def test_train_help_leaves_torch_out():
     body = (
         "from click.testing import CliRunner\n"
-        "from dataset.cli import cli\n"
+        "from lorecast.cli import cli\n"
         "for command in (['train', 'generator', '--help'], ['train', 'sample', '--help']):\n"
         "    print(CliRunner().invoke(cli, command).output)\n"
     )

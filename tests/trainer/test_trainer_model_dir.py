@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from dataset.errors import LorecastError
+from lorecast.errors import LorecastError
 from trainer.model_dir import METADATA_FILE, check_output_dir, prepare_output_dir, read_metadata
 
 MODEL_FILES = ("config.json", "model.safetensors", "tokenizer.json")

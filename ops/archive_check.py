@@ -17,7 +17,7 @@ from pathlib import Path, PurePosixPath
 
 import yaml
 
-from dataset.errors import LorecastError
+from lorecast.errors import LorecastError
 from serve_handler import layout
 from serve_handler.settings import HandlerSettings, SettingsError
 

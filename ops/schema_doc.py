@@ -1,6 +1,6 @@
 """The request schema as the Markdown table in the README, so the README cannot drift from the schema.
 
-    .venv/bin/python -m serve_handler.schema_doc      # prints the table; paste it between the README's markers
+    .venv/bin/python -m ops.schema_doc      # prints the table; paste it between the README's markers
 
 tests/serve_handler/test_schema_doc.py fails when the README's table differs from this output.
 """

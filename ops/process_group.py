@@ -7,7 +7,7 @@ import os
 
 import psutil
 
-from dataset.errors import LorecastError
+from lorecast.errors import LorecastError
 
 
 def require_process_groups() -> None:

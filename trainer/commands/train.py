@@ -13,7 +13,7 @@ import click
 from click.core import ParameterSource
 
 from dataset.corpus import WORDS_FILE, load_corpus
-from dataset.errors import LorecastError
+from lorecast.errors import LorecastError
 from trainer.model_dir import read_metadata
 from trainer.presets import PRESETS
 

@@ -1,4 +1,4 @@
-"""Check the Kubernetes manifests: `make k8s-check`, or `python scripts/k8s_check.py [--kustomize CMD] [ROOT]`.
+"""Check the Kubernetes manifests: `make k8s-check`, or `python -m ops.k8s_check [--kustomize CMD] [ROOT]`.
 
 Every overlay ROOT/overlays/NAME/ (ROOT defaults to k8s) is rendered with `kubectl kustomize` and each document
 of the output is checked:

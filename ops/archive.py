@@ -37,14 +37,16 @@ from pathlib import Path
 
 import yaml
 
-from dataset.errors import LorecastError, SourceError
+import serve_handler
+import textrules
+from lorecast.errors import LorecastError, SourceError
 from serve_handler import layout
-from serve_handler.archive_check import PICKLE_SUFFIXES, check_archive
-from serve_handler.blocklist import Blocklist, term_of
+from ops.archive_check import PICKLE_SUFFIXES, check_archive
+from textrules.blocklist import Blocklist, term_of
 from serve_handler.settings import HandlerSettings
 
 MANIFEST_FORMAT = 1
-PACKAGE_SUFFIXES = (".py", ".json", ".md")
+PACKAGE_SUFFIXES = (".py", ".json")  # modules and the schemas they load
 # torch-model-archiver's own rule for --model-name; checked here so the user gets it before any staging.
 MODEL_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_\-.]*")
 
@@ -142,10 +144,11 @@ def _stage(stage: Path, model_dir: Path, words: Path, sentences: Path, selector_
            terms: list[str], options: ServingOptions) -> dict[str, dict]:
     """Write every layout path but lorecast-archive.json under `stage`; returns {path: {sha256, bytes}}."""
     files: dict[str, dict] = {}
-    package = Path(__file__).parent
-    _copy(package / layout.HANDLER, stage, layout.HANDLER, files)
-    for source in _package_files(package):
-        _copy(source, stage, f"{layout.PACKAGE_DIR}/{source.relative_to(package).as_posix()}", files)
+    worker = Path(serve_handler.__file__).parent
+    _copy(worker / layout.HANDLER, stage, layout.HANDLER, files)
+    for package in (worker, Path(textrules.__file__).parent):
+        for source in _package_files(package):
+            _copy(source, stage, f"{package.name}/{source.relative_to(package).as_posix()}", files)
     for file_name in layout.GENERATOR_FILES:
         _copy(model_dir / file_name, stage, f"{layout.GENERATOR_DIR}/{file_name}", files)
     for source in selector_files:

@@ -8,7 +8,7 @@ free ports), torchserve_logs.py (one-line errors from the console log) and proce
 
 One instance per run dir, which holds all of it:
 
-    config.properties    the base config (default: the repository root's) with this run's overrides:
+    config.properties    the base config (default: the packaged config.properties) with this run's overrides:
                          the absolute model_store, load_models, and free ports when isolated
     torchserve.log       the launcher's and the JVM's console output: ts_log and model_log lines together
     logs/                TorchServe's own logs (ts_log.log, model_log.log, access_log.log, ...)
@@ -34,12 +34,13 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from dataset.errors import LorecastError
-from serve_handler.process_group import group_members, is_torchserve, require_process_groups, signal_group
-from serve_handler.torchserve_config import api_urls, isolated_addresses, merge_properties, parse_properties
-from serve_handler.torchserve_logs import WORKER_DIED, describe_failure, first_worker_failure, problem_lines
+from lorecast.errors import LorecastError
+from ops.process_group import group_members, is_torchserve, require_process_groups, signal_group
+from ops.torchserve_config import api_urls, isolated_addresses, merge_properties, parse_properties
+from ops.torchserve_logs import WORKER_DIED, describe_failure, first_worker_failure, problem_lines
 
-DEFAULT_CONFIG = Path(__file__).resolve().parent.parent / "config.properties"
+# The repository root's config.properties, which ops/config.properties links to so that a wheel carries it too.
+DEFAULT_CONFIG = Path(__file__).resolve().parent / "config.properties"
 RUN_CONFIG = "config.properties"
 CONSOLE_LOG = "torchserve.log"
 KEY_FILE = "key_file.json"

@@ -1,7 +1,7 @@
 """`lorecast serve start|stop|status`: a local TorchServe in the background, found again through its run dir.
 
 The run dir (default .lorecast/serve under the current directory) holds the instance's config, logs, key file
-and pid record; serve_handler/local_server.py describes it. Token authorization stays on: clients send the
+and pid record; ops/local_server.py describes it. Token authorization stays on: clients send the
 inference key from the run dir's key_file.json. Keys are never printed.
 """
 
@@ -15,10 +15,10 @@ from typing import TYPE_CHECKING
 
 import click
 
-from dataset.errors import LorecastError
+from lorecast.errors import LorecastError
 
 if TYPE_CHECKING:
-    from serve_handler.local_server import LocalTorchServe
+    from ops.local_server import LocalTorchServe
 
 DEFAULT_RUN_DIR = Path(".lorecast") / "serve"
 
@@ -35,7 +35,7 @@ _run_dir_option = click.option(
 def _local_server() -> ModuleType:
     # Imported here: it needs psutil, which comes with the serve extra, not with every lorecast install.
     try:
-        from serve_handler import local_server
+        from ops import local_server
     except ModuleNotFoundError as error:
         raise LorecastError(
             f"lorecast serve needs the serve extra (pip install 'lorecast[serve]'): {error}"
@@ -70,8 +70,8 @@ def serve_group() -> None:
 @click.option(
     "--config",
     type=click.Path(path_type=Path, dir_okay=False),
-    help="Base TorchServe config.properties (addresses, token auth, metrics, JVM heap). Default: the one at "
-    "the root of the lorecast repository. Its model_store and load_models are replaced by the options above.",
+    help="Base TorchServe config.properties (addresses, token auth, metrics, JVM heap). Default: lorecast's own "
+    "(the repository's config.properties, shipped in the package). Its model_store and load_models are replaced by the options above.",
 )
 @_run_dir_option
 @click.option(

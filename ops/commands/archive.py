@@ -1,6 +1,6 @@
 """`lorecast archive`: pack a model dir, a corpus dir and blocklists into a TorchServe `.mar`, or check one.
 
-The build logic lives in serve_handler/archive.py and the check in serve_handler/archive_check.py, imported inside
+The build logic lives in ops/archive.py and the check in ops/archive_check.py, imported inside
 the command so that `lorecast --help` does not load yaml or the archiver.
 """
 
@@ -11,7 +11,7 @@ from pathlib import Path
 import click
 from click.core import ParameterSource
 
-from dataset.errors import LorecastError
+from lorecast.errors import LorecastError
 from serve_handler.settings import HandlerSettings, SettingsError
 
 _DEFAULTS = HandlerSettings()
@@ -87,8 +87,8 @@ def _build(model_dir: Path | None, corpus_dir: Path | None, output: Path | None,
            selector_dir: Path | None, blocklists: tuple[Path, ...], batch_size: int, max_batch_delay: int,
            workers: int, response_timeout: int, familiar_words: int, min_chars: int, max_chars: int,
            toxicity_threshold: float, force: bool) -> None:
-    from serve_handler.archive import ServingOptions, build_archive, format_size
-    from serve_handler.archive_check import read_archive_manifest
+    from ops.archive import ServingOptions, build_archive, format_size
+    from ops.archive_check import read_archive_manifest
 
     missing = [flag for flag, value in (("--model", model_dir), ("--corpus", corpus_dir), ("-o", output))
                if value is None]
@@ -114,7 +114,7 @@ def _build(model_dir: Path | None, corpus_dir: Path | None, output: Path | None,
 
 
 def _check(path: Path) -> None:
-    from serve_handler.archive_check import check_archive
+    from ops.archive_check import check_archive
 
     report = check_archive(path)
     for entry in sorted(report.entries, key=lambda entry: entry.path):

@@ -1,0 +1,68 @@
+"""The `lorecast` command: the root group, and the console-script entry that turns errors into one line.
+
+Every package hands in its subcommands as a `commands` list (`PACKAGE/commands/__init__.py`), registered below
+in one loop. Those modules import their heavy dependencies (torch, transformers, matplotlib, requests) inside
+the command functions, so `lorecast --help` and `lorecast post` stay light.
+"""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+from dataset.commands import commands as dataset_commands
+from lorecast.errors import LorecastError
+from ops.commands import commands as ops_commands
+from poster.commands import commands as poster_commands
+from trainer.commands import commands as trainer_commands
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.version_option(package_name="lorecast")
+def cli() -> None:
+    """lorecast: turn a text corpus into a GPT-2 bot.
+
+    \b
+    The data flow, one subcommand per step (the package that owns it in brackets):
+      lorecast dataset build SOURCES... -o CORPUS_DIR   sources -> cleaned corpus dir        [dataset]
+      lorecast dataset inspect CORPUS_DIR -o REPORT     HTML report with charts              [dataset]
+      lorecast train generator --corpus CORPUS_DIR -o MODEL_DIR                              [trainer]
+      lorecast train selector --model MODEL_DIR ...     the ranker of candidate texts        [trainer]
+      lorecast train sample --model MODEL_DIR -n 20     a look at what the handler would serve [trainer]
+      lorecast archive --model MODEL_DIR --corpus CORPUS_DIR -o model_store/NAME.mar         [ops]
+      lorecast serve start|status|stop                  a local TorchServe with token auth   [ops]
+      lorecast generate -n 5                            ask TorchServe for texts             [poster]
+      lorecast post twitter|tumblr|stdout               publish the best new text, keep the ledger [poster]
+      lorecast feedback twitter|tumblr                  store engagement for the selector    [poster]
+      lorecast auth twitter|tumblr                      OAuth1 sign-in: the access token for .env [poster]
+      lorecast ledger list|export                       what was posted, with engagement     [poster]
+      lorecast k8s secret --from-env .env               a Kubernetes Secret of the platform keys [poster]
+
+    Inside TorchServe runs the worker package (serve_handler), which the .mar carries with the shared
+    text rules (textrules). Run any subcommand with --help for its options. The poster commands read
+    LORECAST_… variables in ./.env as if they were set in the environment (a variable that is set wins).
+    """
+
+
+for command in (*dataset_commands, *trainer_commands, *ops_commands, *poster_commands):
+    cli.add_command(command)
+
+
+def main() -> None:
+    """Console-script entry: user errors become one line on stderr and exit status 1."""
+    try:
+        # Without standalone mode click returns the code of `ctx.exit(code)` instead of exiting with it.
+        code = cli.main(standalone_mode=False)
+    except click.exceptions.Abort:
+        click.echo("Aborted.", err=True)
+        sys.exit(130)
+    except click.ClickException as error:
+        error.show()
+        sys.exit(error.exit_code)
+    except LorecastError as error:
+        click.echo(f"error: {error}", err=True)
+        sys.exit(1)
+    except click.exceptions.Exit as done:
+        sys.exit(done.exit_code)
+    sys.exit(code if isinstance(code, int) else 0)
