@@ -28,7 +28,8 @@ from pathlib import Path
 from rapidfuzz import process
 from rapidfuzz.distance import Levenshtein
 
-from serve_handler.novelty import NoveltyIndex, normalize
+from serve_handler.novelty import NoveltyIndex
+from textrules.forms import novelty_form
 
 JARGON = Path(__file__).resolve().parent.parent / "dataset" / "demo" / "jargon-4.4.7.jsonl"
 END = "\0"  # marks "the sentence ends here" in the chain
@@ -92,10 +93,10 @@ def measure(sentences: list[str], candidates: list[str]) -> dict[str, float]:
     indexed = [index.nearest(text).similarity for text in candidates]
     index_us = (time.perf_counter() - started) / len(candidates) * 1e6
 
-    normalized = [normalize(text) for text in sentences]
+    normalized = [novelty_form(text) for text in sentences]
     started = time.perf_counter()
     scanned = [
-        process.extractOne(normalize(text), normalized, scorer=Levenshtein.normalized_similarity)[1]
+        process.extractOne(novelty_form(text), normalized, scorer=Levenshtein.normalized_similarity)[1]
         for text in candidates
     ]
     scan_us = (time.perf_counter() - started) / len(candidates) * 1e6

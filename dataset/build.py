@@ -38,6 +38,7 @@ from pathlib import Path
 
 from tqdm import tqdm
 
+from dataset.blocklist_files import read_blocklists
 from dataset.corpus import content_hash
 from dataset.corpus_writer import check_output_dir, write_corpus
 from lorecast.errors import LorecastError, SourceError
@@ -47,8 +48,8 @@ from dataset.seed_words import count_seed_words
 from dataset.sentences import chunk_passage
 from dataset.sources.base import Record, ReaderOptions
 from dataset.sources.registry import parse_source_spec, read_source
-from dataset.sources.textio import iter_lines
 from dataset.hashing import sha256_file
+from textrules.blocklist import Blocklist
 
 DEFAULT_TITLE_FORMAT = "{title}: {text}"
 
@@ -60,8 +61,8 @@ class BuildOptions:
     reader: ReaderOptions = field(default_factory=ReaderOptions)
     rules: tuple[str, ...] = RULE_NAMES  # which rules run; they always run in RULE_NAMES order
     extra_labels: tuple[str, ...] = ()  # labels stripped besides the default ones
-    block: tuple[str, ...] = ()  # blocked substrings
-    blocklist: Path | None = None  # a file of blocked substrings, one per line
+    block: tuple[str, ...] = ()  # blocked words and phrases (textrules.blocklist)
+    blocklist: Path | None = None  # a blocklist file (format: textrules.blocklist.parse_terms)
     min_chars: int = 3
     max_chars: int = 1000
     split_over: int = 280
@@ -227,23 +228,19 @@ def _check_options(options: BuildOptions) -> None:
 
 
 def _rule_settings(options: BuildOptions) -> RuleSettings:
+    try:  # a term the matcher cannot match would block nothing, silently
+        Blocklist(options.block)
+    except ValueError as error:
+        raise LorecastError(f"--block: {error}") from None
     block = options.block
     if options.blocklist is not None:
-        block += _read_blocklist(options.blocklist)
+        block += tuple(read_blocklists([options.blocklist]))
     return RuleSettings(
         extra_labels=options.extra_labels,
         min_chars=options.min_chars,
         max_chars=options.max_chars,
         block=block,
     )
-
-
-def _read_blocklist(path: Path) -> tuple[str, ...]:
-    """The non-blank lines of a blocklist file, stripped."""
-    try:
-        return tuple(line.strip() for _, line in iter_lines(Path(path)) if line.strip())
-    except SourceError as error:  # say which option named the file
-        raise SourceError(error.path, f"{error.reason} (--blocklist)", error.line) from None
 
 
 def _source_summary(spec: str, records: int) -> SourceSummary:

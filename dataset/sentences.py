@@ -3,10 +3,9 @@
 A sentence ends at `.`, `!`, `?`, `...` or `…`, optionally followed by closing quotes or
 brackets, when whitespace and then an uppercase letter or a digit (possibly after an opening
 quote or bracket) come next. So decimals (`3.14`), an ellipsis inside a sentence (`wait... what`)
-and `etc.` before a lowercase word never split. A single `.` does not end a sentence after a known
-abbreviation (`Dr.`, `vs.`, `cf.`), a dotted acronym (`e.g.`, `i.e.`, `U.S.`, `a.m.`), a lone
-initial (`J. Random Hacker`) or a list number (`... former. 2. To ...`), unless a closing quote
-follows it.
+and `etc.` before a lowercase word never split. A single `.` does not end a sentence after an
+abbreviation (`textrules.sentences`, the list the served texts are cut with too: `Dr.`, `e.g.`, a
+capital initial) or a list number (`... former. 2. To ...`), unless a closing quote follows it.
 
 `chunk_passage` then packs consecutive sentences greedily into chunks of at most `limit`
 characters, joined by one space. A sentence longer than the limit stays whole as its own chunk
@@ -17,35 +16,27 @@ from __future__ import annotations
 
 import re
 
+from textrules.sentences import OPENERS, is_abbreviation
+
 # Candidate ends: the punctuation, closing quotes/brackets, then the whitespace we split on.
 _END = re.compile(r"(?P<punct>\.\.\.|…|[.!?]+)(?P<close>[\"'”’»)\]]*)(?P<space>\s+)")
-_OPENERS = "\"'“‘«(["
-# Abbreviations that a capitalised word usually follows inside a sentence (lower-case, no dot):
-# titles, references, and the grammar labels of dictionaries (the demo corpus is one).
-ABBREVIATIONS = frozenset(
-    """mr mrs ms dr prof st jr sr vs cf fig figs vol pp approx capt col gen lt sgt rev mt
-    adj adv esp vt vi pl abbr obs orig prob syn""".split()
-)
-_DOTTED_ACRONYM = re.compile(r"(?:[^\W\d_]\.)+[^\W\d_]")  # "e.g", "U.S", "a.m" (last dot is the end)
 
 
 def _starts_sentence(text: str, position: int) -> bool:
-    rest = text[position:].lstrip(_OPENERS)
+    rest = text[position:].lstrip(OPENERS)
     return bool(rest) and (rest[0].isupper() or rest[0].isdigit())
 
 
 def _is_abbreviation(text: str, period: int) -> bool:
-    """Whether the word ending just before `text[period] == "."` is an abbreviation."""
+    """Whether the word ending just before `text[period] == "."` is an abbreviation or a list number."""
     before = text[:period]
-    word = "" if not before or before[-1].isspace() else before.split()[-1].lstrip(_OPENERS)
-    if len(word) == 1 and word.isalpha():
-        return True  # an initial
+    word = "" if not before or before[-1].isspace() else before.split()[-1].lstrip(OPENERS)
     if word.isdigit() and len(word) <= 2:
         # "1." after punctuation or at the start numbers a list item ("former. 2. To", "[Usenet] 1.
         # A"); after a word it ends a sentence ("chapter 2. Then"), and so does a year ("in 1990.").
         before_number = before[: len(before) - len(word)].rstrip()
         return not before_number or not before_number[-1].isalnum()
-    return word.lower() in ABBREVIATIONS or bool(_DOTTED_ACRONYM.fullmatch(word))
+    return is_abbreviation(word)
 
 
 def split_sentences(text: str) -> list[str]:

@@ -39,10 +39,10 @@ import yaml
 
 import serve_handler
 import textrules
-from lorecast.errors import LorecastError, SourceError
+from dataset.blocklist_files import read_blocklists
+from lorecast.errors import LorecastError
 from serve_handler import layout
 from ops.archive_check import PICKLE_SUFFIXES, check_archive
-from textrules.blocklist import Blocklist, term_of
 from serve_handler.settings import HandlerSettings
 
 MANIFEST_FORMAT = 1
@@ -173,23 +173,6 @@ def model_name(output: Path) -> str:
     return output.stem
 
 
-def read_blocklists(paths: Iterable[Path]) -> list[str]:
-    """The terms of blocklist files, in order, without repeats: one per line, '#' starts a comment (`term_of`,
-    the rule the worker reads blocklist.txt with)."""
-    terms: dict[str, None] = {}
-    for path in paths:
-        for number, line in _lines(path):
-            term = term_of(line)
-            if not term:
-                continue
-            try:  # a term the worker's Blocklist cannot match would stop the worker from starting
-                Blocklist((term,))
-            except ValueError as error:
-                raise SourceError(path, f"{error} (--blocklist)", number) from None
-            terms.setdefault(term)
-    return list(terms)
-
-
 def format_size(size: float) -> str:
     if size < 1000:
         return f"{size} B"
@@ -198,15 +181,6 @@ def format_size(size: float) -> str:
         if size < 1000:
             return f"{size:.1f} {unit}"
     return f"{size / 1000:.1f} GB"
-
-
-def _lines(path: Path) -> Iterable[tuple[int, str]]:
-    from dataset.sources.textio import iter_lines
-
-    try:
-        yield from iter_lines(path)
-    except SourceError as error:  # say which option named the file
-        raise SourceError(error.path, f"{error.reason} (--blocklist)", error.line) from None
 
 
 def _check_output(output: Path, force: bool) -> None:

@@ -33,7 +33,6 @@ import os
 import socket
 import sqlite3
 import time
-import unicodedata
 import uuid
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
@@ -44,6 +43,7 @@ from typing import Any
 
 from lorecast.errors import LorecastError
 from poster.platforms.base import Engagement
+from textrules.forms import ledger_form
 
 log = logging.getLogger(__name__)
 
@@ -140,15 +140,8 @@ class MetricsRow:
     total: int
 
 
-def normalize_text(text: str) -> str:
-    """The form two texts share when they are "the same text" to a reader."""
-    # NFKC again after casefold: casefolding can produce characters that NFKC would still fold.
-    folded = unicodedata.normalize("NFKC", unicodedata.normalize("NFKC", text).casefold())
-    return " ".join(folded.split())
-
-
 def text_key(text: str) -> str:
-    return hashlib.sha256(normalize_text(text).encode("utf-8")).hexdigest()
+    return hashlib.sha256(ledger_form(text).encode("utf-8")).hexdigest()
 
 
 def holder_id() -> str:
@@ -329,7 +322,7 @@ class Ledger:
     def begin(self, platform: str, account: str, text: str, *, score: float | None, ranked_by: str | None,
               rng_seed: int | None) -> int:
         """Record `text` as pending before it is sent; its row id. DuplicateText when the account has it already."""
-        if not normalize_text(text):
+        if not ledger_form(text):
             raise ValueError("a post's text must not be blank")
         key = text_key(text)
         now = _iso(_now())
@@ -500,5 +493,5 @@ def _gone(holder: str) -> bool:
 
 __all__ = [
     "DuplicateText", "Ledger", "LedgerBusy", "LedgerError", "MetricsRow", "PostRow", "holder_id",
-    "normalize_text", "text_key",
+    "text_key",
 ]

@@ -10,7 +10,7 @@ Contract:
 The index is built at load time from plain text (no pickles in the .mar); 100k sentences take
 about 1-2 s on one core (see benchmarks/novelty_bench.py). It needs only rapidfuzz + stdlib.
 
-Normalization (both sides, before indexing and comparing), see `normalize`:
+Normalization (both sides, before indexing and comparing): `textrules.forms.novelty_form`:
     NFKC, casefold, every run of whitespace -> one space, punctuation (and spaces) stripped at both
     ends. A generation cut at a sentence end differs from its training line in exactly these ways
     (final full stop, quotes, capitalisation, spacing, compatibility forms such as fullwidth
@@ -51,7 +51,6 @@ from __future__ import annotations
 
 import heapq
 import re
-import unicodedata
 from collections import Counter, defaultdict
 from collections.abc import Iterable
 from operator import countOf
@@ -61,22 +60,9 @@ from typing import NamedTuple
 from rapidfuzz import process
 from rapidfuzz.distance import Levenshtein
 
+from textrules.forms import novelty_form
+
 _WORD = re.compile(r"\w+")
-
-
-def _is_edge_junk(char: str) -> bool:
-    return char.isspace() or unicodedata.category(char).startswith("P")
-
-
-def normalize(text: str) -> str:
-    """The form both sides are compared in (see the module docstring for why these steps)."""
-    text = " ".join(unicodedata.normalize("NFKC", text).casefold().split())
-    start, end = 0, len(text)
-    while start < end and _is_edge_junk(text[start]):
-        start += 1
-    while end > start and _is_edge_junk(text[end - 1]):
-        end -= 1
-    return text[start:end]
 
 
 def _shingles(norm: str) -> set[str]:
@@ -110,7 +96,7 @@ class NoveltyIndex:
         self._exact: dict[str, int] = {}
         postings: defaultdict[str, list[int]] = defaultdict(list)
         for sentence in sentences:
-            norm = normalize(sentence)
+            norm = novelty_form(sentence)
             if not norm or norm in self._exact:
                 continue  # nothing to compare with / already indexed: duplicates add nothing
             sentence_id = len(self._normalized)
@@ -153,7 +139,7 @@ class NoveltyIndex:
         Raises ValueError for a text that is empty after normalization: it has no meaningful
         novelty, and the handler's length filter must have rejected it before.
         """
-        norm = normalize(text)
+        norm = novelty_form(text)
         if not norm:
             raise ValueError(f"cannot check the novelty of an empty text: {text!r}")
         exact_id = self._exact.get(norm)

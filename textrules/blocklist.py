@@ -1,10 +1,10 @@
-"""A blocklist of words and phrases that sees through obscured spellings.
+"""The blocklist: its file format and the one matcher, for the corpus build and the worker alike.
 
 `Blocklist(terms).blocked(text)` returns the first blocked term found in `text` (as it was given, so that the
-caller can count rejections by term), or None.
+caller can count rejections by term), or None. `parse_terms` / `read_terms` read a blocklist file (format there).
 
 What is normalized, in this order:
-1. Text and terms (`normalize`): Unicode NFKD, combining marks dropped, `casefold()`, and runs of one character
+1. Text and terms (`forms.blocklist_form`): Unicode NFKD, combining marks dropped, `casefold()`, and runs of one character
    longer than three cut to three. So "BÀD", "bád" and fullwidth "ｂａｄ" read "bad", "baaaaad" reads "baaad".
 2. Each letter of a term also matches its leetspeak stand-ins: a: 4 @; e: 3; i: 1 ! |; l: 1 ! |; o: 0; s: 5 $;
    t: 7. A stand-in inside a term ("a$$") matches the letters it stands for, and the letters' own stand-ins.
@@ -26,9 +26,10 @@ from __future__ import annotations
 
 import itertools
 import re
-import unicodedata
 from collections.abc import Iterable
 from pathlib import Path
+
+from textrules.forms import blocklist_form
 
 _STAND_INS = {"a": "4@", "e": "3", "i": "1!|", "l": "1!|", "o": "0", "s": "5$", "t": "7"}
 _SYMBOLS = "".join(sorted({symbol for symbols in _STAND_INS.values() for symbol in symbols if not symbol.isalnum()}))
@@ -36,15 +37,7 @@ _SEPARATOR = rf"(?:[^\w{re.escape(_SYMBOLS)}]|_)"
 _GAP = f"{_SEPARATOR}{{0,3}}"
 _NOT_TOUCHING_BEFORE = r"(?<![^\W_])"  # no letter or digit right before
 _NOT_TOUCHING_AFTER = r"(?![^\W_])"
-_LONG_RUN = re.compile(r"(.)\1{3,}", re.DOTALL)
 _EXTRA_LETTERS = 3
-
-
-def normalize(text: str) -> str:
-    """Step 1: drop accents, fold case, cut runs of one character to three."""
-    decomposed = unicodedata.normalize("NFKD", text)
-    folded = "".join(char for char in decomposed if not unicodedata.combining(char)).casefold()
-    return _LONG_RUN.sub(r"\1\1\1", folded)
 
 
 def _letter_class(char: str) -> str:
@@ -55,7 +48,7 @@ def _letter_class(char: str) -> str:
 
 
 def _term_pattern(term: str) -> str:
-    classes = [_letter_class(char) for char in normalize(term) if char.isalnum() or char in _SYMBOLS]
+    classes = [_letter_class(char) for char in blocklist_form(term) if char.isalnum() or char in _SYMBOLS]
     if not classes:
         raise ValueError(f"blocklist term {term!r} has no letters or digits")
     # A run of one letter ("ss") is one unit with a count, not two units: adjacent units of the same letter would
@@ -82,7 +75,7 @@ class Blocklist:
         """The blocked term found leftmost in `text` (the earlier-listed one on a tie), or None."""
         if self._pattern is None:
             return None
-        match = self._pattern.search(normalize(text))
+        match = self._pattern.search(blocklist_form(text))
         return None if match is None else self.terms[match.lastindex - 1]
 
 
@@ -91,7 +84,35 @@ def term_of(line: str) -> str:
     return line.split("#", 1)[0].strip()
 
 
+class BlocklistLineError(ValueError):
+    """A line of a blocklist file that holds no term the matcher can match (only punctuation, say)."""
+
+    def __init__(self, line: int, reason: str) -> None:
+        self.line, self.reason = line, reason
+        super().__init__(f"line {line}: {reason}")
+
+
+def parse_terms(lines: Iterable[tuple[int, str]]) -> list[str]:
+    """The terms of a blocklist file's (line number, line) pairs, in order and without repeats.
+
+    The file format, for `lorecast dataset build --blocklist` and `lorecast archive --blocklist` alike: one term
+    (a word or a phrase) per line; '#' starts a comment, to the end of the line; blank lines are skipped. A term
+    with no letter or digit raises BlocklistLineError: it could never match, and a silent no-op would hide it.
+    """
+    terms: dict[str, None] = {}
+    for number, line in lines:
+        term = term_of(line)
+        if not term:
+            continue
+        try:
+            _term_pattern(term)
+        except ValueError as error:
+            raise BlocklistLineError(number, str(error)) from None
+        terms.setdefault(term)
+    return list(terms)
+
+
 def read_terms(path: str | Path) -> list[str]:
-    """Terms from a blocklist file: one per line; blank lines and '#' comments are skipped."""
+    """The terms of a blocklist file (UTF-8; the format of `parse_terms`)."""
     with open(path, encoding="utf-8") as lines:
-        return [term for line in lines if (term := term_of(line))]
+        return parse_terms(enumerate(lines, 1))

@@ -94,12 +94,14 @@ def _parse_rules(ctx: click.Context, param: click.Parameter, value: str) -> tupl
 @click.option(
     "--block",
     multiple=True,
-    help="Drop examples containing this substring, ignoring case (repeatable).",
+    help="Drop examples containing this word or phrase: whole words, ignoring case, accents and obscured "
+    "spellings such as b4d or b.a.d, like the served texts' blocklist (repeatable).",
 )
 @click.option(
     "--blocklist",
     type=click.Path(path_type=Path, dir_okay=False),
-    help="File of substrings to block, one per line (blank lines ignored), ignoring case.",
+    help="Blocklist file: one word or phrase per line, '#' starts a comment; matched like --block. The same "
+    "file can go to `lorecast archive --blocklist`.",
 )
 @click.option(
     "--min-chars",

@@ -19,7 +19,7 @@ class RuleSettings:
     extra_labels: tuple[str, ...] = ()  # labels to strip besides the default ones
     min_chars: int = 3
     max_chars: int = 1000
-    block: tuple[str, ...] = ()  # blocked substrings, matched case-insensitively
+    block: tuple[str, ...] = ()  # blocked words and phrases (textrules.blocklist)
 
 
 class Rule(ABC):

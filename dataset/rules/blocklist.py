@@ -1,4 +1,6 @@
-"""Drop examples that contain a blocked substring (case-insensitive).
+"""Drop examples that contain a blocked word or phrase, with the worker's own matcher (textrules.blocklist):
+whole words only, through case, accents and obscured spellings. So the term "ass" drops "a$$" but keeps
+"a classic".
 
 The terms come from `--block` and from `--blocklist` files; an empty list blocks nothing.
 """
@@ -6,20 +8,20 @@ The terms come from `--block` and from `--blocklist` files; an empty list blocks
 from __future__ import annotations
 
 from dataset.rules.base import Rule, RuleSettings
+from textrules.blocklist import Blocklist as Matcher
 
 
 class Blocklist(Rule):
     name = "blocklist"
-    description = "drop examples containing a --block / --blocklist substring (any case)"
+    description = "drop examples containing a --block / --blocklist word or phrase (whole words, obscured spellings too)"
     after_split = True
 
     def __init__(self, terms: tuple[str, ...]):
-        self._terms = tuple({term.casefold() for term in terms if term})
+        self._matcher = Matcher(term for term in terms if term)
 
     @classmethod
     def from_settings(cls, settings: RuleSettings) -> Blocklist:
         return cls(settings.block)
 
     def apply(self, text: str) -> str | None:
-        folded = text.casefold()
-        return None if any(term in folded for term in self._terms) else text
+        return None if self._matcher.blocked(text) else text

@@ -24,7 +24,6 @@ Tumblr has no duplicate-post error: the run's find() is what keeps a text from g
 from __future__ import annotations
 
 import time
-import unicodedata
 from collections.abc import Sequence
 from typing import Any
 from urllib.parse import quote
@@ -36,6 +35,7 @@ from poster.credentials import OAuth1Credentials
 from poster.platforms.base import AuthRefused, Engagement, Platform, RateLimited
 from poster.platforms.http import SignedApi, header_number, resets
 from poster.responses import excerpt, json_body
+from textrules.forms import platform_form
 
 MAX_TEXT_CHARS = 4096  # the longest text block this client sends
 PAGE_SIZE = 20  # Tumblr's maximum `limit` for a blog's posts
@@ -81,12 +81,12 @@ class TumblrPlatform(Platform):
         return post_id
 
     def find(self, text: str) -> str | None:
-        wanted = _normalized(text)
+        wanted = platform_form(text)
         for offset in range(0, FIND_SCAN, PAGE_SIZE):
             posts = _posts(self._call("GET", self._posts_path,
                                       params={"npf": "true", "limit": PAGE_SIZE, "offset": offset}))
             for post in posts:
-                if _normalized(_text_of(post)) == wanted:
+                if platform_form(_text_of(post)) == wanted:
                     return _id(post)
             if len(posts) < PAGE_SIZE:  # the blog has no older posts
                 return None
@@ -196,5 +196,3 @@ def _text_of(post: dict[str, Any]) -> str:
     )
 
 
-def _normalized(text: str) -> str:
-    return unicodedata.normalize("NFC", text).strip()

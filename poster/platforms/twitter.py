@@ -21,7 +21,6 @@ Errors, from X's problem bodies {"title", "detail", "errors": [{"message"}]}:
 from __future__ import annotations
 
 import html
-import unicodedata
 from collections.abc import Sequence
 from typing import Any, NamedTuple
 
@@ -32,6 +31,7 @@ from poster.platforms.base import AuthRefused, DuplicatePost, Engagement, Platfo
 from poster.platforms.http import SignedApi, header_number, resets
 from poster.responses import excerpt, json_body
 from poster.twitter_text import INVALID_CHARACTERS, MAX_WEIGHTED_LENGTH, weighted_length
+from textrules.forms import platform_form
 
 ENGAGEMENT_BATCH = 100  # ids per GET /2/tweets: X's maximum
 TIMELINE_SCAN = 100  # the most recent posts find() looks through: X's max_results
@@ -83,10 +83,10 @@ class TwitterPlatform(Platform):
     def find(self, text: str) -> str | None:
         user_id = self._me()[0]
         document = self._call("GET", f"/2/users/{user_id}/tweets", params={"max_results": TIMELINE_SCAN})
-        wanted = _normalized(text)
+        wanted = platform_form(text)
         for item in _list(document, "data"):
             # X gives the text back with &, < and > escaped as HTML entities.
-            if isinstance(item.get("text"), str) and _normalized(html.unescape(item["text"])) == wanted:
+            if isinstance(item.get("text"), str) and platform_form(html.unescape(item["text"])) == wanted:
                 return _field(item, "id")
         return None
 
@@ -172,10 +172,6 @@ def _engagement(metrics: dict[str, Any]) -> Engagement:
         impressions=impressions if isinstance(impressions, int) and not isinstance(impressions, bool) else None,
     )
 
-
-def _normalized(text: str) -> str:
-    """A text as X stores it: NFC, ends trimmed. (A URL comes back as a t.co link: such a text is not found.)"""
-    return unicodedata.normalize("NFC", text).strip()
 
 
 def _field(obj: Any, key: str) -> str | None:

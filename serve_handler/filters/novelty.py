@@ -13,8 +13,9 @@ from dataclasses import replace
 from typing import ClassVar
 
 from serve_handler.filters.base import CandidateFilter, Draft
-from serve_handler.novelty import NoveltyIndex, normalize
+from serve_handler.novelty import NoveltyIndex
 from serve_handler.request import GenerationRequest
+from textrules.forms import novelty_form
 
 
 class NoveltyFilter(CandidateFilter):
@@ -24,7 +25,7 @@ class NoveltyFilter(CandidateFilter):
         self.index = index
 
     def __call__(self, drafts: Sequence[Draft], requests: Sequence[GenerationRequest]) -> list[Draft | None]:
-        scorable = [bool(normalize(draft.text)) for draft in drafts]
+        scorable = [bool(novelty_form(draft.text)) for draft in drafts]
         scores = iter(self.index.novelty_many(draft.text for draft, ok in zip(drafts, scorable) if ok))
         kept: list[Draft | None] = []
         for draft, ok in zip(drafts, scorable):

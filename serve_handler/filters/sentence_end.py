@@ -5,8 +5,8 @@ stops mid-sentence, so it is cut right after its last sentence end, or rejected 
 
 A sentence end is a run of . ! ? … (so "?!" and "..." count once), then any closing quotes or brackets, then
 whitespace or the end of the text. A mark followed by anything else is inside a token such as "3.5", "e.g",
-"example.com" or "?!x", so it ends nothing. A lone full stop also ends nothing after an abbreviation: one with
-inner full stops ("e.g.", "i.e.", "U.S."), a capital initial ("J. Random Hacker") or a title ("Mr.", "Dr.").
+"example.com" or "?!x", so it ends nothing. A lone full stop also ends nothing after an abbreviation
+(textrules.sentences, the list the corpus build splits passages with too: "e.g.", "J. Random Hacker", "Dr.").
 The end of an incomplete text counts as followed by whitespace: what was cut there is unknown, and a text that
 stops at a full stop reads as a whole sentence either way.
 """
@@ -20,24 +20,15 @@ from typing import ClassVar
 
 from serve_handler.filters.base import CandidateFilter, Draft
 from serve_handler.request import GenerationRequest
+from textrules.sentences import is_abbreviation
 
 _SENTENCE_END = re.compile(r"([.!?…]+)[\"'”’»›)\]}]*(?=\s|\Z)")
-_OPENERS = "\"'“‘«‹([{"
-_DOTTED = re.compile(r"(?:[^\W\d_]\.)+[^\W\d_]")  # "e.g", "U.S": an abbreviation up to its last full stop
-# Words that are followed by a name or a noun, not by a new sentence; "etc." is left out: it often ends one.
-_TITLES = frozenset({"mr", "mrs", "ms", "dr", "prof", "st", "jr", "sr", "vs", "cf"})
-
-
-def _is_abbreviation(word: str) -> bool:
-    word = word.lstrip(_OPENERS)
-    return word.casefold() in _TITLES or bool(_DOTTED.fullmatch(word)) or (len(word) == 1 and word.isupper())
-
 
 def last_sentence_end(text: str) -> int | None:
     """The index right after the last sentence end in `text` (see the module docstring), or None."""
     for match in reversed(list(_SENTENCE_END.finditer(text))):
         before = text[: match.start()].split()
-        if match.group(1) == "." and before and _is_abbreviation(before[-1]):
+        if match.group(1) == "." and before and is_abbreviation(before[-1]):
             continue
         return match.end()
     return None

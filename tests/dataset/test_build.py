@@ -63,7 +63,7 @@ def test_cleaning_titles_and_splitting_on_the_fixture(tmp_path):
 
 def test_rule_and_total_counts_in_summary_and_meta(tmp_path):
     out = tmp_path / "corpus"
-    summary = build_corpus([str(ITEMS), str(LINES)], out, items_options(min_chars=20, block=("heretic",)))
+    summary = build_corpus([str(ITEMS), str(LINES)], out, items_options(min_chars=20, block=("heretics",)))
     rules = {rule.name: (rule.dropped, rule.changed) for rule in summary.rules}
     assert rules == {
         "placeholders": (2, 1),  # %null% and NO_TEXT texts; the %null% title
@@ -195,6 +195,26 @@ def test_blocklist_file_and_block_terms_ignore_case(tmp_path):
     examples = all_examples(out)
     assert not any("heretic" in e.lower() or "wind" in e.lower() or "lantern" in e.lower() for e in examples)
     assert {r.name: r.dropped for r in summary.rules}["blocklist"] == 3
+
+
+def test_blocklist_terms_are_whole_words_and_comments_block_nothing(tmp_path):
+    source = tmp_path / "lines.txt"
+    kept = ["A classic passage of the old faith.", "Whole words only: the comment names no term."]
+    source.write_text("\n".join([*kept, "Worn by a$$ heretics.", "The wind howls."]) + "\n", encoding="utf-8")
+    out = tmp_path / "out"
+    summary = build_corpus([str(source)], out, BuildOptions(blocklist=FIXTURES / "blocklist.txt", test_fraction=0))
+    assert sorted(load_corpus(out).train) == sorted(kept)
+    assert {r.name: r.dropped for r in summary.rules}["blocklist"] == 2
+
+
+def test_a_blocklist_term_that_cannot_match_names_its_line(tmp_path):
+    blocklist = tmp_path / "terms.txt"
+    blocklist.write_text("fine\n# a comment\n...\n", encoding="utf-8")
+    with pytest.raises(SourceError, match=r"terms.txt:3: .*no letters or digits.*--blocklist"):
+        build_corpus([str(LINES)], tmp_path / "out", BuildOptions(blocklist=blocklist))
+    with pytest.raises(LorecastError, match="--block: .*no letters or digits"):
+        build_corpus([str(LINES)], tmp_path / "out", BuildOptions(block=("--",)))
+    assert not (tmp_path / "out").exists()
 
 
 def test_a_missing_blocklist_file_names_the_file(tmp_path):

@@ -43,7 +43,7 @@ def test_options_reach_the_build(tmp_path):
         "--field=caption",
         "--title-field=name",
         "--rules=default,-labels",
-        "--block=heretic",
+        "--block=heretics",
         "--min-chars=15",
         "--split-over=100",
         "--title-format={title} - {text}",

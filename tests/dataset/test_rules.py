@@ -82,11 +82,12 @@ def test_length_bounds_are_inclusive():
     assert [rule.apply(t) for t in ["ab", "abc", "abcde", "abcdef"]] == [None, "abc", "abcde", None]
 
 
-def test_blocklist_matches_substrings_ignoring_case_and_ignores_empty_terms():
-    rule = Blocklist(("heretic", "", "STRASSE"))
+def test_blocklist_matches_whole_words_ignoring_case_and_ignores_empty_terms():
+    rule = Blocklist(("heretics", "", "STRASSE", "ass"))
     assert rule.apply("Worn by HERETICS.") is None
     assert rule.apply("An old stra\u00dfe.") is None  # casefold: ß matches ss
     assert rule.apply("A holy relic.") == "A holy relic."
+    assert rule.apply("A classic heretical passage.") == "A classic heretical passage."  # no word is blocked
     assert Blocklist(()).apply("anything") == "anything"
 
 

@@ -17,8 +17,9 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
+from textrules.forms import ledger_form
 from poster.ledger import (
-    SCHEMA_VERSION, DuplicateText, Ledger, LedgerBusy, LedgerError, holder_id, normalize_text, text_key,
+    SCHEMA_VERSION, DuplicateText, Ledger, LedgerBusy, LedgerError, holder_id, text_key,
 )
 from poster.platforms.base import Engagement
 from trainer.engagement import label_by_engagement
@@ -53,7 +54,7 @@ def posted(ledger: Ledger, text: str, remote_id: str, **where: str) -> int:
 def test_text_key_ignores_case_width_and_spacing_but_not_words():
     same = ["Hello  World.", " hello world.\n", "HELLO\tWORLD.", "Ｈｅｌｌｏ ｗｏｒｌｄ．", "hello\u00a0world."]
     assert {text_key(text) for text in same} == {text_key("hello world.")}
-    assert normalize_text(same[0]) == "hello world."
+    assert ledger_form(same[0]) == "hello world."
     assert text_key("Hello, World.") != text_key("Hello World.")
     assert text_key("Straße") == text_key("STRASSE")  # casefold, not lower()
 
@@ -348,7 +349,7 @@ def test_runs_starting_together_on_a_new_ledger_claim_each_text_once(tmp_path):
         assert sorted(outcome for outcome, _ in outcomes) == ["duplicate", "duplicate", "pending", "pending"], \
             outcomes
         with Ledger(path) as ledger:
-            assert sorted(normalize_text(row.text) for row in ledger.pending("twitter", "@bot")) == [
+            assert sorted(ledger_form(row.text) for row in ledger.pending("twitter", "@bot")) == [
                 "other text.", "same text."]
 
 

@@ -7,7 +7,8 @@ import pytest
 from rapidfuzz import process
 from rapidfuzz.distance import Levenshtein
 
-from serve_handler.novelty import Match, NoveltyIndex, normalize
+from serve_handler.novelty import Match, NoveltyIndex
+from textrules.forms import novelty_form as normalize
 
 LONG = (
     "The night operator patched the old mainframe by hand and then went home "
