@@ -24,24 +24,29 @@ def cli() -> None:
     """lorecast: turn a text corpus into a GPT-2 bot.
 
     \b
-    The data flow, one subcommand per step (the package that owns it in brackets):
-      lorecast dataset build SOURCES... -o CORPUS_DIR   sources -> cleaned corpus dir        [dataset]
-      lorecast dataset inspect CORPUS_DIR -o REPORT     HTML report with charts              [dataset]
-      lorecast train generator --corpus CORPUS_DIR -o MODEL_DIR                              [trainer]
-      lorecast train selector --model MODEL_DIR ...     the ranker of candidate texts        [trainer]
-      lorecast train sample --model MODEL_DIR -n 20     a look at what the handler would serve [trainer]
-      lorecast archive --model MODEL_DIR --corpus CORPUS_DIR -o model_store/NAME.mar         [ops]
-      lorecast serve start|status|stop                  a local TorchServe with token auth   [ops]
-      lorecast generate -n 5                            ask TorchServe for texts             [poster]
-      lorecast post twitter|tumblr|stdout               publish the best new text, keep the ledger [poster]
-      lorecast feedback twitter|tumblr                  store engagement for the selector    [poster]
-      lorecast auth twitter|tumblr                      OAuth1 sign-in: the access token for .env [poster]
-      lorecast ledger list|export                       what was posted, with engagement     [poster]
-      lorecast k8s secret --from-env .env               a Kubernetes Secret of the platform keys [poster]
+    The data flow, one subcommand per step, grouped by the package that owns it:
+    dataset/ (sources and text, no torch)
+      lorecast dataset build SOURCES... -o CORPUS_DIR   sources -> cleaned corpus dir
+      lorecast dataset inspect CORPUS_DIR -o REPORT     HTML report with charts
+    trainer/ (models)
+      lorecast train generator --corpus CORPUS_DIR -o MODEL_DIR
+      lorecast train selector --model MODEL_DIR --corpus CORPUS_DIR -o SELECTOR_DIR
+      lorecast train sample --model MODEL_DIR -n 20     what the handler would serve, without TorchServe
+    ops/ (build and operations, outside TorchServe)
+      lorecast archive --model MODEL_DIR --corpus CORPUS_DIR -o model_store/NAME.mar
+      lorecast serve start|status|stop                  a local TorchServe with token auth
+    poster/ (the CronJob posters, no torch)
+      lorecast generate -n 5                            ask TorchServe for texts
+      lorecast post twitter|tumblr|stdout               publish the best new text, keep the ledger
+      lorecast feedback twitter|tumblr                  store engagement for the selector
+      lorecast auth twitter|tumblr                      OAuth1 sign-in: the access token for .env
+      lorecast ledger list|export                       what was posted, with engagement
+      lorecast k8s secret --from-env .env               a Kubernetes Secret of the platform keys
 
-    Inside TorchServe runs the worker package (serve_handler), which the .mar carries with the shared
-    text rules (textrules). Run any subcommand with --help for its options. The poster commands read
-    LORECAST_… variables in ./.env as if they were set in the environment (a variable that is set wins).
+    Inside TorchServe runs serve_handler/, the worker, which the .mar carries with textrules/ (the text
+    rules the corpus build shares with it). Run any subcommand with --help for its options. The poster
+    commands read LORECAST_… variables in ./.env as if they were set in the environment (a variable that is
+    set wins).
     """
 
 

@@ -69,6 +69,7 @@ class LocalTorchServe:
         isolated: bool = False,
         clean_env: bool = False,
         timeout: float = 120.0,
+        python: str | os.PathLike[str] | None = None,
     ) -> None:
         self.run_dir = Path(run_dir).resolve()
         self.model_store = Path(model_store).resolve()
@@ -79,6 +80,8 @@ class LocalTorchServe:
         self.isolated = isolated
         self.clean_env = clean_env
         self.timeout = timeout
+        # The Python whose venv has the `torchserve` launcher (default: this one); the workers run on it too.
+        self.python = Path(python) if python is not None else Path(sys.executable)
         self.pid: int | None = None
         self.inference_url = self.management_url = self.metrics_url = ""
         self.model_names: list[str] = []
@@ -275,8 +278,8 @@ class LocalTorchServe:
         return parse_properties(text)
 
     def _launch(self) -> subprocess.Popen[bytes]:
-        # The venv's own launcher: it runs the workers with this same Python (sys.executable).
-        script = Path(sys.executable).parent / "torchserve"
+        # The venv's own launcher: it runs the workers with that venv's Python.
+        script = self.python.parent / "torchserve"
         if not script.is_file():
             raise LorecastError(
                 f"{script}: torchserve is not installed next to this Python; install the serve extra "

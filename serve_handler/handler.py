@@ -13,6 +13,7 @@ Reason), LorecastBadRequests (counter, requests answered 400), LorecastBatchSeco
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from ts.metrics.dimension import Dimension
@@ -25,10 +26,16 @@ from serve_handler.service import GenerationService
 from serve_handler.settings import HandlerSettings
 
 _JSON = "application/json"
+# TorchServe's worker reads this variable for every request it unpacks (ts/protocol/otf_message_handler.py). Off,
+# every body reaches the handler as the raw bytes sent: one parse path whatever the Content-Type's spelling, where
+# decoding would have hidden duplicate keys, padding and a JSON string holding an object, and would have logged a
+# traceback for every malformed body (ops/TORCHSERVE.md, section 4).
+_DECODE_SWITCH = "TS_DECODE_INPUT_REQUEST"
 
 
 class LorecastHandler(BaseHandler):
     def initialize(self, context) -> None:
+        os.environ[_DECODE_SWITCH] = "false"  # whatever the server's decode_input_request says
         properties = context.system_properties
         settings = HandlerSettings.from_section((context.model_yaml_config or {}).get("handler"))
         self.device, dtype = choose_device(properties.get("gpu_id"))
@@ -36,7 +43,7 @@ class LorecastHandler(BaseHandler):
         self.initialized = True
 
     def preprocess(self, data):
-        # A body TorchServe could not read as a form has no "body" key at all (see TORCHSERVE.md, section 4).
+        # A body TorchServe could not read as a form has no "body" key at all (ops/TORCHSERVE.md, section 4).
         return [(row.get("body"), self._content_type(index)) for index, row in enumerate(data)]
 
     def inference(self, data, *args, **kwargs):
