@@ -10,13 +10,12 @@ temperature, top_k, top_p, typical_p, mirostat {tau, eta}, candidates, min_novel
 `Content-Type: application/json`. Only the fields given are sent and a field given as None is left out: the
 server owns the defaults and the validation (a bad field comes back as a 400 with a one-line reason).
 
-Response (200), read into a `Generation`:
-    {"texts": [{"text": str, "seed": str|null, "score": number, "logprob": number, "novelty": number,
-                "exploratory": bool}, ...],
-     "seed": str|null, "seed_requested": str|null, "prompt": str|null, "rng_seed": int, "ranked_by": str,
-     "candidates": int, "rejected": {reason: int, ...}, "missing": int, "batch_size": int}
-Every field above must be there with its type, so a wrong endpoint or contract fails loudly; extra fields are
-ignored (kept in `Generation.raw`).
+Response (200), read into a `Generation`: validated against serve_handler/response_schema.json, the worker's own
+schema of its answers, read as a file (the poster runs none of the worker's code): every field it names must be
+there with its type and within its bounds, so a wrong endpoint or contract fails loudly, naming the first field
+that breaks it in the schema's order. Fields the schema does not name are ignored (kept in `Generation.raw`):
+the schema's `additionalProperties: false` binds the handler, while a poster keeps working against a newer
+server that adds a field. A 400 body of the schema's `$defs/error` shape is the handler's one-line reason.
 
 Auth: TorchServe's token authorization (on by default) wants `Authorization: Bearer <inference key>`; the key is
 in key_file.json in the directory TorchServe was started from (`read_key_file`). Without a valid key TorchServe
@@ -32,6 +31,7 @@ Failures raise `InferenceError`, one line that never holds the key:
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import time
 from dataclasses import dataclass
@@ -41,6 +41,8 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import requests
+from jsonschema import Draft202012Validator
+from jsonschema.exceptions import ValidationError
 
 from lorecast.errors import LorecastError
 from poster.responses import excerpt, json_body, network_reason, os_cause
@@ -64,7 +66,7 @@ class GeneratedText:
     seed: str | None
     score: float  # what the texts were ranked by (Generation.ranked_by)
     logprob: float  # mean token log-probability
-    novelty: float  # 1 - similarity to the nearest training sentence
+    novelty: float | None  # 1 - similarity to the nearest training sentence; None when it was not scored
     exploratory: bool  # picked at random from lower-ranked candidates (the request's `explore`)
 
 
@@ -207,7 +209,7 @@ class InferenceClient:
             if self._key is None:
                 return f"TorchServe at {self.endpoint} wants an inference key and none was given ({_KEY_HINT})"
             return f"TorchServe at {self.endpoint} refused the inference key ({_KEY_HINT})"
-        if response.status_code == 400 and isinstance(document, dict) and isinstance(document.get("error"), str):
+        if response.status_code == 400 and _ERROR.is_valid(document):
             return f"TorchServe refused the request: {document['error']}"
         if isinstance(document, dict) and isinstance(document.get("message"), str):
             detail = document["message"]  # TorchServe's own errors: {"code", "type", "message"}
@@ -253,62 +255,88 @@ def _finite_json(value: Any) -> bool:
 
 
 def _read_generation(document: Any) -> Generation:
-    """The 200 body as a Generation; ValueError naming the first field that breaks contract 5."""
-    if not isinstance(document, dict):
-        raise ValueError(f"the body is {_json_type(document)}, not an object")
-    texts = []
-    for index, item in enumerate(_field(document, "texts", list)):
-        where = f"texts[{index}]."
-        if not isinstance(item, dict):
-            raise ValueError(f"texts[{index}] is {_json_type(item)}, not an object")
-        texts.append(
-            GeneratedText(
-                text=_field(item, "text", str, where),
-                seed=_field(item, "seed", (str, type(None)), where),
-                score=float(_field(item, "score", (int, float), where)),
-                logprob=float(_field(item, "logprob", (int, float), where)),
-                novelty=float(_field(item, "novelty", (int, float), where)),
-                exploratory=_field(item, "exploratory", bool, where),
-            )
+    """The 200 body as a Generation; ValueError naming the first field that breaks the response schema."""
+    problem = next(_RESPONSE.iter_errors(document), None)
+    if problem is not None:
+        raise ValueError(_describe(problem))
+    # JSON Schema counts 2.0 as an integer and 2 as a number: the dataclasses get int and float.
+    texts = [
+        GeneratedText(
+            text=item["text"],
+            seed=item["seed"],
+            score=float(item["score"]),
+            logprob=float(item["logprob"]),
+            novelty=None if item["novelty"] is None else float(item["novelty"]),
+            exploratory=item["exploratory"],
         )
-    rejected = _field(document, "rejected", dict)
-    for reason, count in rejected.items():
-        if isinstance(count, bool) or not isinstance(count, int):
-            raise ValueError(f'"rejected.{reason}" is {_json_type(count)}, not an integer')
+        for item in document["texts"]
+    ]
     return Generation(
         texts=texts,
-        seed=_field(document, "seed", (str, type(None))),
-        seed_requested=_field(document, "seed_requested", (str, type(None))),
-        prompt=_field(document, "prompt", (str, type(None))),
-        rng_seed=_field(document, "rng_seed", int),
-        ranked_by=_field(document, "ranked_by", str),
-        candidates=_field(document, "candidates", int),
-        rejected=dict(rejected),
-        missing=_field(document, "missing", int),
-        batch_size=_field(document, "batch_size", int),
+        seed=document["seed"],
+        seed_requested=document["seed_requested"],
+        prompt=document["prompt"],
+        rng_seed=int(document["rng_seed"]),
+        ranked_by=document["ranked_by"],
+        candidates=int(document["candidates"]),
+        rejected={reason: int(count) for reason, count in document["rejected"].items()},
+        missing=int(document["missing"]),
+        batch_size=int(document["batch_size"]),
         raw=document,
     )
 
 
-def _field(obj: dict[str, Any], name: str, types: type | tuple[type, ...], where: str = "") -> Any:
-    if name not in obj:
-        raise ValueError(f'"{where}{name}" is missing')
-    value = obj[name]
-    types = types if isinstance(types, tuple) else (types,)
-    if (isinstance(value, bool) and bool not in types) or not isinstance(value, types):  # JSON true is no number
-        wanted = " or ".join(_JSON_TYPE_NAMES[kind] for kind in types)
-        raise ValueError(f'"{where}{name}" is {_json_type(value)}, not {wanted}')
-    return value
+def _response_schema() -> dict[str, Any]:
+    """The worker's response_schema.json without `additionalProperties: false` (see the module docstring).
+
+    find_spec locates the worker package without running it: the file is the only thing the poster takes from
+    serve_handler, whose modules need torch. The file ships in every install (package data of the distribution).
+    """
+    spec = importlib.util.find_spec("serve_handler")
+    path = Path(spec.origin).parent / "response_schema.json"
+    return _tolerant(json.loads(path.read_text(encoding="utf-8")))
 
 
-_JSON_TYPE_NAMES = {
-    str: "a string", int: "an integer", float: "a number", bool: "a boolean", type(None): "null",
-    dict: "an object", list: "an array",
-}
+def _tolerant(schema: Any) -> Any:
+    if isinstance(schema, dict):
+        return {key: _tolerant(value) for key, value in schema.items()
+                if (key, value) != ("additionalProperties", False)}
+    if isinstance(schema, list):
+        return [_tolerant(item) for item in schema]
+    return schema
+
+
+_SCHEMA = _response_schema()
+_RESPONSE, _ERROR = Draft202012Validator(_SCHEMA), Draft202012Validator(_SCHEMA["$defs"]["error"])
+
+
+def _describe(error: ValidationError) -> str:
+    """One short line: jsonschema's own messages repeat the whole value, which may be the whole body."""
+    path = list(error.absolute_path)
+    if error.validator == "required":
+        missing = next(name for name in error.validator_value if name not in error.instance)
+        return f'"{_name([*path, missing])}" is missing'
+    where = f'"{_name(path)}"' if path else "the body"
+    if error.validator == "type":
+        wanted = error.validator_value if isinstance(error.validator_value, list) else [error.validator_value]
+        return f"{where} is {_json_type(error.instance)}, not {' or '.join(_a(kind) for kind in wanted)}"
+    return f"{where}: {error.message}"
+
+
+def _name(path: list[str | int]) -> str:
+    return "".join(f"[{part}]" if isinstance(part, int) else f".{part}" for part in path).lstrip(".")
+
+
+_JSON_TYPES = {str: "string", int: "integer", float: "number", bool: "boolean", type(None): "null", dict: "object",
+               list: "array"}
 
 
 def _json_type(value: Any) -> str:
-    return _JSON_TYPE_NAMES.get(type(value), type(value).__name__)
+    return _a(_JSON_TYPES.get(type(value), type(value).__name__))
+
+
+def _a(kind: str) -> str:
+    return kind if kind == "null" else f"{'an' if kind[0] in 'aeiou' else 'a'} {kind}"
 
 
 def _os_reason(error: BaseException) -> str:

@@ -4,6 +4,12 @@
 and their descriptions; the README renders it, and `parse_request` validates against it and takes the defaults
 from it. `REQUEST_SCHEMA` is that schema, loaded once.
 
+The answer's contract is loaded here too, beside it: `RESPONSE_SCHEMA` (`response_schema.json`) is the body of a
+200, what service.py's `GenerationService._response` builds, and `ERROR_SCHEMA` (its `$defs/error`) the body of
+a 400, `{"error": str(RequestError)}` (handler.py). The worker does not validate its answers at run time (their
+shape is fixed in code; checking would cost every request): the service and TorchServe tests validate every
+answer, and the README tables, the poster's client and its test stand-in read the same file.
+
     parse_request(body, content_type) -> GenerationRequest    or raises RequestError (a ValueError)
 
 `body` is what TorchServe hands the handler for the request:
@@ -51,9 +57,10 @@ _MAX_INTEGER_DIGITS = 100
 _MESSAGE_VALUE_CHARS = 60
 _TRUNCATION_OFF = {"top_k": 0, "top_p": 1.0, "typical_p": 1.0}
 
-REQUEST_SCHEMA: dict[str, Any] = json.loads(
-    (Path(__file__).resolve().parent / "request_schema.json").read_text(encoding="utf-8")
-)
+_HERE = Path(__file__).resolve().parent
+REQUEST_SCHEMA: dict[str, Any] = json.loads((_HERE / "request_schema.json").read_text(encoding="utf-8"))
+RESPONSE_SCHEMA: dict[str, Any] = json.loads((_HERE / "response_schema.json").read_text(encoding="utf-8"))
+ERROR_SCHEMA: dict[str, Any] = RESPONSE_SCHEMA["$defs"]["error"]
 _VALIDATOR = Draft202012Validator(REQUEST_SCHEMA)
 
 

@@ -13,7 +13,7 @@ from textrules.blocklist import Blocklist as Matcher
 
 class Blocklist(Rule):
     name = "blocklist"
-    description = "drop examples containing a --block / --blocklist word or phrase (whole words, obscured spellings too)"
+    description = "drop examples holding a --block / --blocklist word or phrase (whole words, obscured too)"
     after_split = True
 
     def __init__(self, terms: tuple[str, ...]):

@@ -4,10 +4,14 @@ It follows contract 5 (see poster/inference.py) closely enough to catch a client
 - `POST /predictions/<model>` only; another path gets TorchServe's 404 ModelNotFoundException.
 - Token auth as TorchServe does it: without `Authorization: Bearer <key>`, 400 InvalidKeyException (key=None turns
   auth off).
-- Minimal validation of the body, 400 {"error": "one line"}: Content-Type application/json, a JSON object, known
-  field names, n an integer in 1..16, not both seed and prompt.
+- Minimal validation of the body, 400 {"error": "one line"}: Content-Type application/json, a JSON object, field
+  names of serve_handler/request_schema.json, n an integer within its bounds there, not both seed and prompt.
 - A 200 with every response field, texts made from the seed word; an unknown seed word is mapped to the closest
   of `WORDS`; `survivors` caps how many texts "pass the filters".
+- Every 200 and 400 it makes is checked against serve_handler/response_schema.json (strictly, as the handler's
+  tests check the handler) before it is sent, so it can never answer kinder than the real handler: a body that
+  breaks the schema goes out as a 500 instead, and leaving the `with` block raises it. Injected `Answer`s are
+  sent as they are: they stand for servers that break the contract.
 
 Faults, injected in order and each used by one authorized request: `Answer(status, body)` answers that instead,
 `Delay(seconds)` answers normally that late, `Drop()` closes the connection without an answer.
@@ -29,13 +33,17 @@ from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+from jsonschema import Draft202012Validator
+from jsonschema.exceptions import ValidationError
+
+from serve_handler.request import ERROR_SCHEMA, REQUEST_SCHEMA, RESPONSE_SCHEMA
+
 MODEL = "lorecast"
 WORDS = ("kernel", "daemon", "hacker", "wizard")
-FIELDS = frozenset({
-    "n", "seed", "prompt", "max_new_tokens", "temperature", "top_k", "top_p", "typical_p", "mirostat",
-    "candidates", "min_novelty", "explore", "rng_seed",
-})
+FIELDS = frozenset(REQUEST_SCHEMA["properties"])
+# The shipped filter chain's reasons (serve_handler/filters/chain.py): the schema keeps `rejected` an open map.
 REJECT_REASONS = ("sentence_end", "length", "blocklist", "toxicity", "novelty", "duplicate")
+_RESPONSE, _ERROR = Draft202012Validator(RESPONSE_SCHEMA), Draft202012Validator(ERROR_SCHEMA)
 DEFAULT_RNG_SEED = 4242  # what the real handler draws at random when the request has none
 INVALID_KEY = {
     "code": 400, "type": "InvalidKeyException",
@@ -80,6 +88,7 @@ class StandIn:
         self.key = key
         self.survivors: int | None = None  # at most this many texts per request; None: all n
         self.received: list[Received] = []
+        self.broken: list[ValidationError] = []  # answers of its own that broke the response schema
         self._faults: deque[Answer | Delay | Drop] = deque()
         self._lock = threading.Lock()
         self._stopping = threading.Event()
@@ -112,6 +121,8 @@ class StandIn:
         self._server.shutdown()
         self._server.server_close()
         self._thread.join()
+        if self.broken and exc_info[0] is None:
+            raise AssertionError(f"the stand-in made an answer the real handler could not send: {self.broken[0]}")
 
     def _next_fault(self) -> Answer | Delay | Drop | None:
         with self._lock:
@@ -131,6 +142,10 @@ class StandIn:
         if path != f"/predictions/{MODEL}":
             name = path.rsplit("/", 1)[-1]
             return Answer(404, {"code": 404, "type": "ModelNotFoundException", "message": f"Model not found: {name}"})
+        return self._checked(self._handle(headers, body))
+
+    def _handle(self, headers: dict[str, str], body: bytes) -> Answer:
+        """What the lorecast handler would answer."""
         if headers.get("content-type") != "application/json":
             return Answer(400, {"error": "Content-Type must be application/json"})
         try:
@@ -141,6 +156,15 @@ class StandIn:
         if problem:
             return Answer(400, {"error": problem})
         return Answer(200, self._generation(request))
+
+    def _checked(self, answer: Answer) -> Answer:
+        """The handler's answer if it follows the response schema, else a 500 (and `__exit__` raises)."""
+        problem = next((_RESPONSE if answer.status == 200 else _ERROR).iter_errors(answer.body), None)
+        if problem is None:
+            return answer
+        with self._lock:
+            self.broken.append(problem)
+        return Answer(500, {"code": 500, "type": "StandInError", "message": problem.message})
 
     def _generation(self, request: dict[str, Any]) -> dict[str, Any]:
         n, per_text = request.get("n", 1), request.get("candidates", 4)
@@ -174,9 +198,9 @@ def _problem(request: Any) -> str | None:
     unknown = sorted(set(request) - FIELDS)
     if unknown:
         return f"unknown field {unknown[0]!r}"
-    n = request.get("n", 1)
-    if isinstance(n, bool) or not isinstance(n, int) or not 1 <= n <= 16:
-        return f"n must be an integer from 1 to 16, got {n!r}"
+    n, bounds = request.get("n", 1), REQUEST_SCHEMA["properties"]["n"]
+    if isinstance(n, bool) or not isinstance(n, int) or not bounds["minimum"] <= n <= bounds["maximum"]:
+        return f"n must be an integer from {bounds['minimum']} to {bounds['maximum']}, got {n!r}"
     if "seed" in request and "prompt" in request:
         return "seed and prompt cannot both be given"
     return None

@@ -9,14 +9,16 @@ from pathlib import Path
 
 import pytest
 import torch
+from jsonschema import Draft202012Validator
 
 from serve_handler import layout
-from serve_handler.request import RequestError
+from serve_handler.request import ERROR_SCHEMA, RESPONSE_SCHEMA, RequestError
 from serve_handler.selector import Calibration, Selector, SelectorHead
 from serve_handler.service import GenerationService
 from serve_handler.settings import HandlerSettings
 
 JSON = "application/json"
+RESPONSE, ERROR = Draft202012Validator(RESPONSE_SCHEMA), Draft202012Validator(ERROR_SCHEMA)
 
 
 def lay_out_archive(root: Path, corpus: Path, model: Path, blocklist: str = "") -> Path:
@@ -46,7 +48,18 @@ def service(archive_dir) -> GenerationService:
 
 def serve(service, *bodies):
     answers, stats = service.serve([(body, JSON) for body in bodies])
+    for answer in answers:
+        check_answer(answer)
     return answers, stats
+
+
+def check_answer(answer) -> None:
+    """The answer as the handler sends it (a RequestError as {"error": ...}, handler.py) follows the response
+    schema; strict JSON first, since NaN or infinity would pass every bound of the schema."""
+    if isinstance(answer, RequestError):
+        ERROR.validate({"error": str(answer)})
+    else:
+        RESPONSE.validate(json.loads(json.dumps(answer, allow_nan=False)))
 
 
 def test_a_bad_request_is_answered_alone_and_the_others_are_served(service):
@@ -168,3 +181,12 @@ def test_with_a_selector_texts_are_ranked_by_its_probability(selector_service):
     assert expected == sorted(expected, reverse=True)
     assert all(0 < score < 1 for score in expected)
     assert 0 < stats.ranking_seconds < stats.seconds
+
+
+def test_the_response_schema_names_every_filter_and_refuses_a_changed_answer(service):
+    (answer,), _ = serve(service, {"n": 1, "rng_seed": 5, "min_novelty": 0})
+    description = RESPONSE_SCHEMA["properties"]["rejected"]["description"]
+    assert all(reason in description for reason in answer["rejected"])  # the README table explains each key
+    without_missing = {name: value for name, value in answer.items() if name != "missing"}
+    for broken in ({**answer, "extra": 1}, without_missing, {**answer, "missing": -1}, {**answer, "ranked_by": "?"}):
+        assert not RESPONSE.is_valid(broken), broken

@@ -7,8 +7,32 @@ import threading
 import urllib.request
 
 import pytest
+from jsonschema import Draft202012Validator
 
+from serve_handler.request import ERROR_SCHEMA, RESPONSE_SCHEMA
 from serving_setup import BATCH_SIZE, MODEL, post
+
+RESPONSE, ERROR = Draft202012Validator(RESPONSE_SCHEMA), Draft202012Validator(ERROR_SCHEMA)
+
+
+def check_answer(status, body) -> None:
+    """A handler's answer follows response_schema.json: the 200 body, or the 400 body of $defs/error."""
+    assert status in (200, 400), (status, body)
+    (RESPONSE if status == 200 else ERROR).validate(body)
+
+
+@pytest.fixture
+def predict(predict):
+    """The session's predict, checking every answer of the handler against the response schema on the way. With
+    `key=` given the answer may be TorchServe's own (a refused key), which the handler's schema does not cover."""
+
+    def call(body, **options):
+        status, answer, headers = predict(body, **options)
+        if "key" not in options:
+            check_answer(status, answer)
+        return status, answer, headers
+
+    return call
 
 
 def concurrently(predict, bodies):
@@ -123,6 +147,8 @@ def test_lorecast_generate_prints_the_texts(server, run_main):
         "-n", "2", "--rng-seed", "11", "--min-novelty", "0",
     )
     assert code == 0, err
-    _, body, _ = post(server.predictions_url(MODEL), {"n": 2, "rng_seed": 11, "min_novelty": 0}, server.inference_key)
+    request = {"n": 2, "rng_seed": 11, "min_novelty": 0}
+    status, body, _ = post(server.predictions_url(MODEL), request, server.inference_key)
+    check_answer(status, body)
     assert out.splitlines() == [text["text"] for text in body["texts"]]
     assert "11" in err and server.inference_key not in out + err
