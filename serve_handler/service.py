@@ -3,6 +3,10 @@
     service = GenerationService.load(archive_dir, settings, device, dtype)     # once, when the worker starts
     answers, stats = service.serve([(body, content_type), ...])                # once per batch
 
+`load` reads an extracted archive (layout.py) through `from_parts`, which takes the same parts as plain files
+wherever they are: `lorecast train sample` builds the very same service from a model dir and a corpus dir
+(whose words.txt and train.txt are the archive's words.txt and novelty.txt), so a preview is what is served.
+
 Each answer is a response dict (contract 5, below) or the `RequestError` that makes that request a 400; a bad
 request never stops the others. `stats` feeds the handler's metrics.
 
@@ -92,14 +96,44 @@ class GenerationService:
         cls, archive_dir: Path, settings: HandlerSettings, device: torch.device, dtype: torch.dtype
     ) -> GenerationService:
         """Everything from the extracted archive (layout.py), read once."""
-        generator = archive_dir / layout.GENERATOR_DIR
-        tokenizer = AutoTokenizer.from_pretrained(generator)
-        model = AutoModelForCausalLM.from_pretrained(generator, dtype=dtype).to(device).eval()
-        seeds = SeedWords.from_file(archive_dir / layout.SEED_WORDS, settings.familiar_words)
-        blocklist = Blocklist(read_terms(archive_dir / layout.BLOCKLIST))
-        novelty = NoveltyIndex.from_file(archive_dir / layout.NOVELTY_SENTENCES)
-        return cls(model, tokenizer, seeds, default_chain(settings, blocklist, novelty),
-                   _ranker(archive_dir, model, tokenizer))
+        selector_dir = archive_dir / layout.SELECTOR_DIR
+        return cls.from_parts(
+            archive_dir / layout.GENERATOR_DIR,
+            archive_dir / layout.SEED_WORDS,
+            archive_dir / layout.NOVELTY_SENTENCES,
+            read_terms(archive_dir / layout.BLOCKLIST),
+            settings, device, dtype,
+            selector_dir=selector_dir if selector_dir.exists() else None,
+        )
+
+    @classmethod
+    def from_parts(
+        cls,
+        generator_dir: Path,
+        seed_words: Path,
+        novelty_sentences: Path,
+        blocklist_terms: Sequence[str],
+        settings: HandlerSettings,
+        device: torch.device,
+        dtype: torch.dtype,
+        *,
+        selector_dir: Path | None = None,
+        filtered: bool = True,
+    ) -> GenerationService:
+        """The service from its parts, each read once in its plain format: a `save_pretrained` generator dir
+        (model and tokenizer), the seed words ("word<TAB>count" per line, most frequent first), the training
+        sentences that novelty is measured against (one a line), the blocked terms, and optionally a selector dir
+        (then the selector ranks, else the mean log-probability). `filtered=False` serves with no filters at all
+        (nothing cut at a sentence end, nothing rejected): a raw look at the generator through the same engine."""
+        tokenizer = AutoTokenizer.from_pretrained(generator_dir)
+        model = AutoModelForCausalLM.from_pretrained(generator_dir, dtype=dtype).to(device).eval()
+        seeds = SeedWords.from_file(seed_words, settings.familiar_words)
+        if filtered:
+            blocklist = Blocklist(blocklist_terms)
+            chain = default_chain(settings, blocklist, NoveltyIndex.from_file(novelty_sentences))
+        else:
+            chain = FilterChain(())
+        return cls(model, tokenizer, seeds, chain, _ranker(selector_dir, model, tokenizer))
 
     def serve(self, bodies: Sequence[tuple[object, str | None]]) -> tuple[list[dict[str, Any] | RequestError], BatchStats]:
         started = time.perf_counter()
@@ -192,8 +226,7 @@ def _with_rng_seed(request: GenerationRequest) -> GenerationRequest:
     return dataclasses.replace(request, rng_seed=secrets.randbits(_RNG_SEED_BITS))
 
 
-def _ranker(archive_dir: Path, model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase) -> Ranker:
-    selector_dir = archive_dir / layout.SELECTOR_DIR
-    if selector_dir.exists():
+def _ranker(selector_dir: Path | None, model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase) -> Ranker:
+    if selector_dir is not None:
         return SelectorRanker(Selector.load(selector_dir, model.device), model, tokenizer)
     return LogprobRanker()

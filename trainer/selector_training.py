@@ -56,6 +56,7 @@ from transformers import AutoModelForCausalLM, AutoTokenizer, PreTrainedModel, P
 from dataset.corpus import TEST_FILE, WORDS_FILE, load_corpus
 from lorecast.errors import LorecastError
 from dataset.hashing import sha256_file
+from serve_handler.device import choose_local_device
 from serve_handler.seeds import SeedWords
 from serve_handler.selector import Selector, text_features
 from serve_handler.settings import HandlerSettings
@@ -153,9 +154,9 @@ def train_selector(
         log.warning("warning: %s is not the corpus %s was trained on; its test.txt lines may not be held out",
                     corpus.path, model_dir)
 
-    device = "cuda" if torch.cuda.is_available() else "cpu"
+    device, dtype = choose_local_device()  # the worker's rule: the GPU in fp16 (the features it will see), else fp32
     tokenizer = AutoTokenizer.from_pretrained(model_dir)
-    model = AutoModelForCausalLM.from_pretrained(model_dir).to(device).eval()
+    model = AutoModelForCausalLM.from_pretrained(model_dir, dtype=dtype).to(device).eval()
     layers = _check_layers(options.layers, model.config.n_layer)
     shape = HandlerShape.from_defaults(model.config.n_positions)
 

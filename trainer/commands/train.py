@@ -7,13 +7,15 @@ commands never load them.
 
 from __future__ import annotations
 
+import json
 import logging
+from pathlib import Path
 
 import click
 from click.core import ParameterSource
 
-from dataset.corpus import WORDS_FILE, load_corpus
-from lorecast.errors import LorecastError
+import serve_handler
+from serve_handler.settings import HandlerSettings, SettingsError
 from trainer.model_dir import read_metadata
 from trainer.presets import PRESETS
 
@@ -214,53 +216,138 @@ def selector(ctx: click.Context, model_dir: str, corpus_dir: str, out_dir: str, 
     )
 
 
+def _request_schema() -> dict:
+    """The request schema (contract 5), for the help texts: the JSON file read directly, no jsonschema import."""
+    return json.loads((Path(serve_handler.__file__).parent / "request_schema.json").read_text(encoding="utf-8"))
+
+
+_REQUEST_FIELDS = _request_schema()["properties"]
+_SERVED = {name: rule.get("default") for name, rule in _REQUEST_FIELDS.items()}
+_MAX_PER_REQUEST = _REQUEST_FIELDS["n"]["maximum"]
+_HANDLER = HandlerSettings()
+
+
 @train_group.command("sample")
 @click.option("--model", "model_dir", required=True, metavar="MODEL_DIR",
               help="Model dir written by `lorecast train generator`.")
-@click.option("-n", "count", type=click.IntRange(min=1), default=20, show_default=True,
-              help="Number of samples, printed one per line.")
-@click.option("--seed-word", default=None, metavar="WORD",
-              help="Start every sample with this word.")
 @click.option("--corpus", "corpus_dir", default=None, metavar="DIR",
-              help="Start each sample with a word drawn at random from this corpus dir's "
-                   "words.txt. Without --seed-word or --corpus, samples start from nothing.")
-@click.option("--max-new-tokens", type=click.IntRange(min=1), default=80, show_default=True,
-              help="Longest continuation in tokens; a sample also ends at end-of-text or a "
-                   "newline.")
-@click.option("--temperature", type=click.FloatRange(min=0, min_open=True), default=1.0,
-              show_default=True, help="Sampling temperature: lower is safer, higher is wilder.")
-@click.option("--top-k", type=click.IntRange(min=0), default=50, show_default=True,
-              help="Sample among the k likeliest tokens only (0: no limit).")
-@click.option("--top-p", type=click.FloatRange(min=0, max=1, min_open=True), default=0.95,
-              show_default=True, help="Nucleus sampling: the smallest set of tokens with this "
-                                      "much probability.")
-@click.option("--rng-seed", type=int, default=None,
-              help="Seed the sampler so the same command prints the same samples.")
-def sample(model_dir: str, count: int, seed_word: str | None, corpus_dir: str | None,
-           max_new_tokens: int, temperature: float, top_k: int, top_p: float,
-           rng_seed: int | None) -> None:
-    """Print samples from a trained generator, one per line."""
-    if seed_word is not None and corpus_dir is not None:
-        raise LorecastError("give --seed-word or --corpus, not both")
-    read_metadata(model_dir)  # fail on a bad model dir before the slow torch import
-    seed_words = None
-    if corpus_dir is not None:
-        corpus = load_corpus(corpus_dir)
-        seed_words = [word for word, _ in corpus.words]
-        if not seed_words:
-            raise LorecastError(f"{corpus.path / WORDS_FILE}: no seed words in it")
+              help="Corpus dir whose words.txt gives the seed words and whose train.txt the sentences novelty is "
+                   "measured against, as `lorecast archive --corpus` packs them. Default: the corpus the model "
+                   "was trained on (from its lorecast-training.json), when it is still there.")
+@click.option("-n", "count", type=click.IntRange(min=1), default=20, show_default=True,
+              help="Number of texts to ask for, printed one per line. Fewer are printed when too few "
+                   "candidates pass the filters; the summary on stderr says how many are missing.")
+@click.option("--per-request", type=click.IntRange(1, _MAX_PER_REQUEST), default=_MAX_PER_REQUEST,
+              show_default=True,
+              help="Texts per request: COUNT is asked for in requests of this many, request i with rng_seed "
+                   "+ i. Each request starts from one seed word; 1 gives every text its own.")
+@click.option("--seed-word", "--seed", "seed", default=None, metavar="WORD",
+              help="Start from this seed word; one the model does not know is replaced by the closest known "
+                   "one. Default: a random familiar word per request.")
+@click.option("--prompt", default=None, metavar="TEXT",
+              help="Continue this text (one line) instead of starting from a seed word; not with --seed-word.")
+@click.option("--max-new-tokens", type=int, default=None,
+              help=f"The most tokens to generate before the text is cut at a sentence end (served default "
+                   f"{_SERVED['max_new_tokens']}).")
+@click.option("--temperature", type=float, default=None,
+              help=f"Below 1 is more conservative, above 1 more adventurous (served default "
+                   f"{_SERVED['temperature']}).")
+@click.option("--top-k", type=int, default=None,
+              help=f"Sample only among the k likeliest tokens; 0 turns it off (served default {_SERVED['top_k']}).")
+@click.option("--top-p", type=float, default=None,
+              help=f"Nucleus sampling: only the likeliest tokens that add up to this probability; 1 turns it "
+                   f"off (served default {_SERVED['top_p']}).")
+@click.option("--typical-p", type=float, default=None,
+              help=f"Locally typical sampling; 1 turns it off (served default {_SERVED['typical_p']}).")
+@click.option("--mirostat", "mirostat_tau", type=float, default=None, metavar="TAU",
+              help="Mirostat v2 sampling, keeping the surprise per token near TAU bits; not with --top-k, "
+                   "--top-p or --typical-p.")
+@click.option("--mirostat-eta", type=float, default=None, metavar="ETA",
+              help="Learning rate of Mirostat's surprise feedback; needs --mirostat.")
+@click.option("--candidates", type=int, default=None,
+              help=f"Candidates generated per text asked for; the filters drop some and the best of the rest "
+                   f"are printed (served default {_SERVED['candidates']}).")
+@click.option("--min-novelty", type=float, default=None,
+              help=f"Drop candidates whose novelty (1 - similarity to the nearest train.txt line) is below "
+                   f"this; 0 turns the check off (served default {_SERVED['min_novelty']}).")
+@click.option("--explore", type=float, default=None,
+              help=f"Probability, per text, of taking a random lower-ranked candidate instead of the best one "
+                   f"left (served default {_SERVED['explore']}; 0 always takes the best).")
+@click.option("--rng-seed", type=click.IntRange(min=0), default=None,
+              help="Seed of the handler's random generator: the same seed, options and model give the same "
+                   "texts, here and served. Default: a random one, printed in the summary.")
+@click.option("--selector", "selector_dir", default=None, metavar="SELECTOR_DIR",
+              help="Rank the candidates with this selector dir (from `lorecast train selector`), as an archive "
+                   "built with --selector does. Default: by the generator's mean log-probability.")
+@click.option("--blocklist", "blocklists", multiple=True, metavar="FILE",
+              help="File of blocked words and phrases, as for `lorecast archive --blocklist`; repeat to combine.")
+@click.option("--familiar-words", type=click.IntRange(min=1), default=_HANDLER.familiar_words, show_default=True,
+              help="Handler setting, as for `lorecast archive`: a request without seed or prompt starts from one "
+                   "of this many most frequent seed words.")
+@click.option("--min-chars", type=click.IntRange(min=0), default=_HANDLER.min_chars, show_default=True,
+              help="Handler setting, as for `lorecast archive`: reject texts shorter than this.")
+@click.option("--max-chars", type=click.IntRange(min=0), default=_HANDLER.max_chars, show_default=True,
+              help="Handler setting, as for `lorecast archive`: reject texts longer than this.")
+@click.option("--toxicity-threshold", type=click.FloatRange(0.0, 1.0), default=_HANDLER.toxicity_threshold,
+              show_default=True,
+              help="Handler setting, as for `lorecast archive`: reject texts the offline profanity model rates "
+                   "at least this likely; 1.0 turns it off.")
+@click.option("--raw", is_flag=True,
+              help="No filters: texts are not cut at a sentence end and nothing is rejected (same engine, "
+                   "defaults and ranking otherwise; add --candidates 1 to see every draw).")
+@click.option("--json", "as_json", is_flag=True,
+              help="Print each request's response (contract 5, with scores, novelty and rejections) as one JSON "
+                   "line instead of the texts.")
+def sample(model_dir: str, corpus_dir: str | None, count: int, per_request: int, rng_seed: int | None,
+           selector_dir: str | None, blocklists: tuple[str, ...], familiar_words: int, min_chars: int,
+           max_chars: int, toxicity_threshold: float, raw: bool, as_json: bool, mirostat_tau: float | None,
+           mirostat_eta: float | None, **fields) -> None:
+    """Print texts from a trained generator exactly as the handler would serve them, one per line.
+
+    \b
+      lorecast train sample --model MODEL_DIR --corpus CORPUS_DIR -n 20 --rng-seed 0
+      lorecast train sample --model MODEL_DIR --seed-word kernel -n 5 --min-novelty 0
+
+    The texts come from the TorchServe worker's own code (serve_handler), built from the parts `lorecast
+    archive` packs: the model dir, the corpus dir's words.txt and train.txt, the --blocklist files, the
+    --selector and the handler settings, on the device a worker would use (a GPU in fp16, else the CPU in
+    fp32). The sampling options make the inference request; one left out takes the served default. So
+    `lorecast generate` against an archive of the same parts, with the same options and --rng-seed, returns
+    the same texts (for COUNT up to --per-request: one request). Summary on stderr: rejected candidates by
+    reason, missing texts, seed words, the rng_seed that repeats the run.
+    """
+    if mirostat_eta is not None and mirostat_tau is None:
+        raise click.UsageError("--mirostat-eta needs --mirostat TAU")
+    if mirostat_tau is not None:
+        fields["mirostat"] = {"tau": mirostat_tau} | ({} if mirostat_eta is None else {"eta": mirostat_eta})
+    try:
+        settings = HandlerSettings(familiar_words=familiar_words, min_chars=min_chars, max_chars=max_chars,
+                                   toxicity_threshold=toxicity_threshold)
+    except SettingsError as error:  # the ranges are checked by click; this is --min-chars above --max-chars
+        raise click.UsageError(f"bad handler option: {error}") from None
+
+    from trainer.sampling import Summary, check_bodies, load_service, request_bodies, sampling_corpus, serve_alone
+
+    bodies = request_bodies(count, per_request, rng_seed, fields)
+    check_bodies(bodies)  # a bad option fails here, before the slow model load
+    corpus = sampling_corpus(model_dir, corpus_dir, warn=lambda line: click.echo(line, err=True))
 
     import transformers
 
-    from trainer.sampling import sample_texts
-
-    # stdout is the samples; keep library chatter (loading bars, generation hints) off stderr too.
+    # stdout is the texts; keep library chatter (loading bars, generation hints) off stderr too.
     transformers.logging.set_verbosity_error()
     transformers.logging.disable_progress_bar()
-    texts = sample_texts(
-        model_dir, count, seed_word=seed_word, seed_words=seed_words,
-        max_new_tokens=max_new_tokens, temperature=temperature, top_k=top_k, top_p=top_p,
-        rng_seed=rng_seed,
-    )
-    for text in texts:
-        click.echo(text)
+    service, device, dtype = load_service(model_dir, corpus, blocklists=blocklists, selector_dir=selector_dir,
+                                          settings=settings, filtered=not raw)
+    click.echo(f"serving {model_dir} on {device} ({str(dtype).removeprefix('torch.')}), seed words and novelty "
+               f"from {corpus.path}, ranked by {service.ranker.name}{', no filters (--raw)' if raw else ''}",
+               err=True)
+    responses = serve_alone(service, bodies, progress=lambda line: click.echo(line, err=True))
+    for response in responses:
+        if as_json:
+            click.echo(json.dumps(response, ensure_ascii=False))
+        else:
+            for text in response["texts"]:
+                click.echo(text["text"])
+    for line in Summary.of(responses).lines():
+        click.echo(line, err=True)
