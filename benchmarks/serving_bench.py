@@ -452,7 +452,7 @@ def request_body(text: str) -> dict[str, Any]:
     if isinstance(body, dict) and "rng_seed" in body:
         raise LorecastError("--request: leave rng_seed out; every request gets its own")
     try:
-        parse_request(body, "application/json")
+        parse_request(text, "application/json")
     except RequestError as error:
         raise LorecastError(f"--request: {error}") from None
     return body

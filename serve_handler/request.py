@@ -11,15 +11,12 @@ shape is fixed in code; checking would cost every request): the service and Torc
 answer, and the README tables, the poster's client and its test stand-in read the same file.
 
     parse_request(body, content_type) -> GenerationRequest    or raises RequestError (a ValueError)
+    request_from_fields({"n": 2, ...}) -> GenerationRequest   the same parse, for callers in this process
 
-`body` is what TorchServe hands the handler for the request:
-- bytes / bytearray / str: the raw body text. TorchServe passes the raw bytes whenever it did not decode the body
-  itself: a Content-Type other than exactly `application/json` (a charset parameter included), or JSON it could
-  not decode.
-- any other value (dict, list, None, a number): a body TorchServe already decoded, because the Content-Type was
-  exactly `application/json`. TorchServe decodes with Python's lenient `json.loads`, so such a value can hold
-  NaN or Infinity; those are checked here like everything else. Its size can no longer be measured exactly, so
-  it is measured as compact JSON, which is never much longer than what was sent.
+`body` is the raw body as it was sent (bytes, or text): one parse path for every request. The handler turns
+TorchServe's own JSON decoding off (handler.py), because a body decoded before it gets here could no longer be
+checked for duplicate keys, for its size, or for being a JSON string that holds an object. A body that arrives
+decoded anyway (a dict, a list) is refused.
 
 `content_type` is the request's Content-Type header with its parameters (TorchServe's per-parameter content type
 has them stripped, so pass the request header). It must be `application/json`, optionally with
@@ -95,15 +92,23 @@ class GenerationRequest:
     rng_seed: int | None
 
 
-def parse_request(body: object, content_type: str | None) -> GenerationRequest:
-    """Validate one request body against `REQUEST_SCHEMA` and resolve its defaults; raise RequestError if bad."""
+def parse_request(body: bytes | bytearray | str | None, content_type: str | None) -> GenerationRequest:
+    """Validate one raw request body against `REQUEST_SCHEMA` and resolve its defaults; raise RequestError if bad."""
     _check_content_type(content_type)
-    document = _decode(body) if isinstance(body, (bytes, bytearray, str)) else _check_decoded(body)
+    if body is not None and not isinstance(body, (bytes, bytearray, str)):
+        raise RequestError("body reached the handler already decoded, so it cannot be checked: send it as raw "
+                           "bytes (TorchServe's decode_input_request must be false)")
+    document = _decode(body or b"")
     _check_values(document)
     error = best_match(_VALIDATOR.iter_errors(document))
     if error is not None:
         raise RequestError(_describe(error))
     return _resolve(document)
+
+
+def request_from_fields(fields: dict[str, Any]) -> GenerationRequest:
+    """The request these fields make, read through `parse_request` like any body (for in-process callers)."""
+    return parse_request(json.dumps(fields, allow_nan=True), "application/json")
 
 
 def _check_content_type(content_type: str | None) -> None:
@@ -135,14 +140,6 @@ def _decode(body: bytes | bytearray | str) -> object:
         raise RequestError(f"body is not valid JSON at line {error.lineno} column {error.colno}: {error.msg}") from None
     except RecursionError:
         raise RequestError("body is nested too deeply to read") from None
-
-
-def _check_decoded(document: object) -> object:
-    if document is None:
-        raise RequestError('body is empty or null: send a JSON object such as {"n": 1}')
-    compact = json.dumps(document, ensure_ascii=False, separators=(",", ":"))
-    _check_size(len(compact.encode("utf-8", "surrogatepass")))
-    return document
 
 
 def _check_size(size: int) -> None:

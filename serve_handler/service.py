@@ -1,7 +1,7 @@
 """One TorchServe batch, start to end, without TorchServe: requests in, one answer per request out.
 
     service = GenerationService.load(archive_dir, settings, device, dtype)     # once, when the worker starts
-    answers, stats = service.serve([(body, content_type), ...])                # once per batch
+    answers, stats = service.serve([(raw_body, content_type), ...])            # once per batch
 
 `load` reads an extracted archive (layout.py) through `from_parts`, which takes the same parts as plain files
 wherever they are: `lorecast train sample` builds the very same service from a model dir and a corpus dir
@@ -135,7 +135,9 @@ class GenerationService:
             chain = FilterChain(())
         return cls(model, tokenizer, seeds, chain, _ranker(selector_dir, model, tokenizer))
 
-    def serve(self, bodies: Sequence[tuple[object, str | None]]) -> tuple[list[dict[str, Any] | RequestError], BatchStats]:
+    def serve(
+        self, bodies: Sequence[tuple[bytes | None, str | None]]
+    ) -> tuple[list[dict[str, Any] | RequestError], BatchStats]:
         started = time.perf_counter()
         answers: list[dict[str, Any] | RequestError] = []
         accepted: list[tuple[int, GenerationRequest, _Start]] = []  # (answer slot, request, start)

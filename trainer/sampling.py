@@ -24,6 +24,7 @@ returns the texts of the first request. A request whose candidates the filters r
 
 from __future__ import annotations
 
+import json
 import re
 import secrets
 from collections import Counter
@@ -35,7 +36,7 @@ from typing import Any
 from dataset.blocklist_files import read_blocklists
 from dataset.corpus import TRAIN_FILE, WORDS_FILE, Corpus, load_corpus
 from lorecast.errors import LorecastError
-from serve_handler.request import REQUEST_SCHEMA, RequestError, parse_request
+from serve_handler.request import REQUEST_SCHEMA, RequestError, request_from_fields
 from serve_handler.settings import HandlerSettings
 from trainer.model_dir import read_metadata
 
@@ -127,7 +128,7 @@ def check_bodies(bodies: Iterable[dict[str, Any]]) -> None:
     for the first bad one."""
     for body in bodies:
         try:
-            parse_request(body, _JSON)
+            request_from_fields(body)
         except RequestError as error:
             raise LorecastError(_FIELD.sub(lambda match: _option(match.group(1)) + ":", str(error), count=1)) from None
 
@@ -141,7 +142,7 @@ def serve_alone(service, bodies: Sequence[dict[str, Any]], progress: Warn = lamb
     (with the handler's one-line reason, which names the request field)."""
     responses = []
     for index, body in enumerate(bodies, 1):
-        (answer,), _ = service.serve([(body, _JSON)])
+        (answer,), _ = service.serve([(json.dumps(body).encode("utf-8"), _JSON)])
         if isinstance(answer, RequestError):
             raise LorecastError(f"the handler refuses the request {body}: {answer}")
         responses.append(answer)

@@ -38,7 +38,7 @@ from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
 from serve_handler.engine import Job, encode_prompt, generate_candidates
 from serve_handler.filters.sentence_end import cut_at_sentence_end
-from serve_handler.request import parse_request
+from serve_handler.request import request_from_fields
 from serve_handler.seeds import SeedWords
 from serve_handler.settings import HandlerSettings
 
@@ -57,7 +57,7 @@ class HandlerShape:
 
     @classmethod
     def from_defaults(cls, context: int) -> HandlerShape:
-        request, settings = parse_request({}, "application/json"), HandlerSettings()
+        request, settings = request_from_fields({}), HandlerSettings()
         # A one-token seed word after <|endoftext|> leaves `context - 2` tokens at most.
         return cls(1 + min(request.max_new_tokens, context - 2), settings.min_chars, settings.max_chars)
 
@@ -144,7 +144,7 @@ def generate_negatives(
 
 
 def _job(tokenizer: PreTrainedTokenizerBase, seed_word: str, rng_seed: int, context: int) -> Job:
-    # One candidate per seed word, for variety; parse_request resolves every other field to the handler's
+    # One candidate per seed word, for variety; request_from_fields resolves every other field to the handler's
     # defaults, from the request schema itself.
-    request = parse_request({"seed": seed_word, "rng_seed": rng_seed, "candidates": 1}, "application/json")
+    request = request_from_fields({"seed": seed_word, "rng_seed": rng_seed, "candidates": 1})
     return Job(encode_prompt(tokenizer, seed_word, context), request)

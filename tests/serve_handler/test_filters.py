@@ -18,7 +18,7 @@ from serve_handler.filters import (
     ToxicityFilter,
 )
 from serve_handler.novelty import NoveltyIndex
-from serve_handler.request import GenerationRequest, parse_request
+from serve_handler.request import GenerationRequest, request_from_fields
 
 TRAINING = [
     "The old wizard patched the kernel before dawn.",
@@ -27,7 +27,7 @@ TRAINING = [
 
 
 def request(**fields: object) -> GenerationRequest:
-    return parse_request({"n": 1, **fields}, "application/json")
+    return request_from_fields({"n": 1, **fields})
 
 
 ONE_REQUEST = [request()]

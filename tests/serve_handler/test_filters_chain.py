@@ -11,14 +11,14 @@ import pytest
 from textrules.blocklist import Blocklist
 from serve_handler.filters import CandidateFilter, Draft, FilterChain, default_chain
 from serve_handler.novelty import NoveltyIndex
-from serve_handler.request import GenerationRequest, parse_request
+from serve_handler.request import GenerationRequest, request_from_fields
 from serve_handler.settings import HandlerSettings
 
 REASONS = ("sentence_end", "length", "blocklist", "toxicity", "novelty", "duplicate")
 
 
 def request(**fields: object) -> GenerationRequest:
-    return parse_request({"n": 1, **fields}, "application/json")
+    return request_from_fields({"n": 1, **fields})
 
 
 class RejectContaining(CandidateFilter):

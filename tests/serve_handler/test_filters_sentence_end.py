@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 
 from serve_handler.filters import Draft, SentenceEndCut
-from serve_handler.request import parse_request
+from serve_handler.request import request_from_fields
 
-REQUESTS = [parse_request({"n": 1}, "application/json")]
+REQUESTS = [request_from_fields({"n": 1})]
 
 
 def cut(text: str, complete: bool = False) -> Draft | None:

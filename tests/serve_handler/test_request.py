@@ -16,6 +16,7 @@ from serve_handler.request import (
     Mirostat,
     RequestError,
     parse_request,
+    request_from_fields,
 )
 
 JSON = "application/json"
@@ -176,12 +177,18 @@ def test_mirostat_turns_the_other_truncations_off_and_fills_its_own_defaults() -
 # --- how the body arrives ----------------------------------------------------------------------------------------
 
 
-def test_raw_bytes_bytearray_text_and_an_already_decoded_dict_read_the_same() -> None:
+def test_raw_bytes_bytearray_text_and_fields_read_the_same() -> None:
     document = {"n": 2, "prompt": "Ünïcode ok 😀", "mirostat": {"tau": 2.5}}
     raw = encoded(document)
-    results = {parse(raw), parse(bytearray(raw)), parse(raw.decode("utf-8")), parse(document)}
+    results = {parse(raw), parse(bytearray(raw)), parse(raw.decode("utf-8")), request_from_fields(document)}
     assert len(results) == 1
     assert results.pop().prompt == "Ünïcode ok 😀"
+
+
+@pytest.mark.parametrize("decoded", [{"n": 2}, [{"n": 1}], 7, 2.5, True])
+def test_a_body_decoded_before_the_handler_is_refused(decoded: object) -> None:
+    # Decoded, its duplicate keys, size and spelling are gone: only the raw body can be checked (handler.py).
+    assert refused(decoded).startswith("body reached the handler already decoded")
 
 
 @pytest.mark.parametrize(
@@ -237,11 +244,6 @@ def test_top_level_value_that_is_not_an_object_is_refused(body: bytes, shown: st
     assert refused(body) == f"body: must be an object, got {shown}"
 
 
-def test_decoded_list_or_number_is_refused_too() -> None:
-    assert refused([{"n": 1}]).startswith("body: must be an object")
-    assert refused(7) == "body: must be an object, got 7"
-
-
 def test_body_nested_too_deeply_is_refused_without_a_traceback() -> None:
     assert refused(b'{"x": ' + b"[" * 30_000 + b"]" * 30_000 + b"}") == "body is nested too deeply to read"
 
@@ -257,10 +259,12 @@ def test_non_finite_numbers_are_refused_by_field(literal: str, shown: str) -> No
     assert refused(f'{{"mirostat": {{"eta": {literal}}}}}'.encode()).startswith("mirostat.eta: must be a finite")
 
 
-def test_non_finite_numbers_in_a_decoded_body_are_refused() -> None:
-    # TorchServe decodes application/json with Python's json, which reads NaN and 1e999 happily.
-    assert refused({"top_p": math.nan}) == "top_p: must be a finite number, got NaN"
-    assert refused({"min_novelty": -math.inf}) == "min_novelty: must be a finite number, got -Infinity"
+def test_non_finite_numbers_from_fields_are_refused() -> None:
+    # Python's json writes and reads NaN and Infinity happily; the request contract does not.
+    for fields, message in [({"top_p": math.nan}, "top_p: must be a finite number, got NaN"),
+                            ({"min_novelty": -math.inf}, "min_novelty: must be a finite number, got -Infinity")]:
+        with pytest.raises(RequestError, match=message):
+            request_from_fields(fields)
 
 
 @pytest.mark.parametrize(
@@ -277,10 +281,12 @@ def test_wrong_types_are_named(field: str, value: object) -> None:
 
 
 @pytest.mark.parametrize("field", ["seed", "prompt"])
-def test_lone_surrogates_are_refused_raw_or_decoded(field: str) -> None:
+def test_lone_surrogates_are_refused_raw_or_from_fields(field: str) -> None:
     expected = f"{field}: contains a lone surrogate (U+D800) at position 2"
     assert refused(f'{{"{field}": "ab\\ud800"}}'.encode()) == expected
-    assert refused({field: "ab\ud800"}) == expected
+    with pytest.raises(RequestError) as caught:
+        request_from_fields({field: "ab\ud800"})
+    assert str(caught.value) == expected
 
 
 def test_lone_surrogate_in_a_field_name_is_refused() -> None:
@@ -320,9 +326,9 @@ def test_body_at_the_cap_is_read_and_one_byte_more_is_refused_with_the_cap_in_th
     assert message == f"body is {MAX_BODY_BYTES + 1} bytes, over the limit of {MAX_BODY_BYTES} bytes (64 KiB)"
 
 
-def test_oversized_decoded_body_is_refused() -> None:
-    assert refused({"prompt": "x" * MAX_BODY_BYTES}).startswith("body is ")
-    assert "over the limit of 65536 bytes" in refused({"prompt": "x" * MAX_BODY_BYTES})
+def test_oversized_fields_are_refused() -> None:
+    with pytest.raises(RequestError, match="over the limit of 65536 bytes"):
+        request_from_fields({"prompt": "x" * MAX_BODY_BYTES})
 
 
 def test_long_odd_values_are_cut_and_escaped_in_the_one_line_message() -> None:

@@ -47,7 +47,9 @@ def service(archive_dir) -> GenerationService:
 
 
 def serve(service, *bodies):
-    answers, stats = service.serve([(body, JSON) for body in bodies])
+    # TorchServe hands the handler raw bytes (handler.py turns its decoding off).
+    raw = [body if isinstance(body, (bytes, str)) else json.dumps(body).encode("utf-8") for body in bodies]
+    answers, stats = service.serve([(body, JSON) for body in raw])
     for answer in answers:
         check_answer(answer)
     return answers, stats
