@@ -12,9 +12,7 @@ import click
 from click.core import ParameterSource
 
 from lorecast.errors import LorecastError
-from serve_handler.settings import HandlerSettings, SettingsError
-
-_DEFAULTS = HandlerSettings()
+from ops.commands.handler_options import handler_settings, handler_settings_options
 
 
 @click.command("archive")
@@ -41,15 +39,7 @@ _DEFAULTS = HandlerSettings()
               help="TorchServe minWorkers and maxWorkers: worker processes, each with its own copy of the model.")
 @click.option("--response-timeout", type=click.IntRange(min=1), default=120, show_default=True,
               help="TorchServe responseTimeout: seconds a batch may take before the worker is restarted.")
-@click.option("--familiar-words", type=click.IntRange(min=1), default=_DEFAULTS.familiar_words, show_default=True,
-              help="A request without seed or prompt starts from one of this many most frequent seed words.")
-@click.option("--min-chars", type=click.IntRange(min=0), default=_DEFAULTS.min_chars, show_default=True,
-              help="Reject generated texts shorter than this many characters.")
-@click.option("--max-chars", type=click.IntRange(min=0), default=_DEFAULTS.max_chars, show_default=True,
-              help="Reject generated texts longer than this many characters.")
-@click.option("--toxicity-threshold", type=click.FloatRange(0.0, 1.0), default=_DEFAULTS.toxicity_threshold,
-              show_default=True,
-              help="Reject texts the offline profanity model rates at least this likely; 1.0 turns it off.")
+@handler_settings_options
 @click.option("--force", is_flag=True, help="Replace FILE.mar when it exists.")
 @click.option("--check", "check_path", type=click.Path(path_type=Path), metavar="FILE.mar",
               help="Instead of building: list the files of FILE.mar with size and sha256 and verify it (layout, "
@@ -85,8 +75,7 @@ def _option_name(ctx: click.Context, name: str) -> str:
 
 def _build(model_dir: Path | None, corpus_dir: Path | None, output: Path | None,
            selector_dir: Path | None, blocklists: tuple[Path, ...], batch_size: int, max_batch_delay: int,
-           workers: int, response_timeout: int, familiar_words: int, min_chars: int, max_chars: int,
-           toxicity_threshold: float, force: bool) -> None:
+           workers: int, response_timeout: int, force: bool, **options) -> None:
     from ops.archive import ServingOptions, build_archive, format_size
     from ops.archive_check import read_archive_manifest
 
@@ -94,11 +83,7 @@ def _build(model_dir: Path | None, corpus_dir: Path | None, output: Path | None,
                if value is None]
     if missing:
         raise click.UsageError(f"missing {', '.join(missing)} (or give --check FILE.mar to check an archive)")
-    try:
-        handler = HandlerSettings(familiar_words=familiar_words, min_chars=min_chars, max_chars=max_chars,
-                                  toxicity_threshold=toxicity_threshold)
-    except SettingsError as error:  # the ranges are checked by click; this is --min-chars above --max-chars
-        raise click.UsageError(f"bad handler option: {error}") from None
+    handler = handler_settings(options)
     options = ServingOptions(workers=workers, batch_size=batch_size, max_batch_delay=max_batch_delay,
                              response_timeout=response_timeout, handler=handler)
     path = build_archive(model_dir, corpus_dir, output, selector_dir=selector_dir, blocklists=blocklists,

@@ -15,7 +15,7 @@ import click
 from click.core import ParameterSource
 
 import serve_handler
-from serve_handler.settings import HandlerSettings, SettingsError
+from ops.commands.handler_options import handler_settings, handler_settings_options
 from trainer.model_dir import read_metadata
 from trainer.presets import PRESETS
 
@@ -224,7 +224,6 @@ def _request_schema() -> dict:
 _REQUEST_FIELDS = _request_schema()["properties"]
 _SERVED = {name: rule.get("default") for name, rule in _REQUEST_FIELDS.items()}
 _MAX_PER_REQUEST = _REQUEST_FIELDS["n"]["maximum"]
-_HANDLER = HandlerSettings()
 
 
 @train_group.command("sample")
@@ -281,17 +280,7 @@ _HANDLER = HandlerSettings()
                    "built with --selector does. Default: by the generator's mean log-probability.")
 @click.option("--blocklist", "blocklists", multiple=True, metavar="FILE",
               help="File of blocked words and phrases, as for `lorecast archive --blocklist`; repeat to combine.")
-@click.option("--familiar-words", type=click.IntRange(min=1), default=_HANDLER.familiar_words, show_default=True,
-              help="Handler setting, as for `lorecast archive`: a request without seed or prompt starts from one "
-                   "of this many most frequent seed words.")
-@click.option("--min-chars", type=click.IntRange(min=0), default=_HANDLER.min_chars, show_default=True,
-              help="Handler setting, as for `lorecast archive`: reject texts shorter than this.")
-@click.option("--max-chars", type=click.IntRange(min=0), default=_HANDLER.max_chars, show_default=True,
-              help="Handler setting, as for `lorecast archive`: reject texts longer than this.")
-@click.option("--toxicity-threshold", type=click.FloatRange(0.0, 1.0), default=_HANDLER.toxicity_threshold,
-              show_default=True,
-              help="Handler setting, as for `lorecast archive`: reject texts the offline profanity model rates "
-                   "at least this likely; 1.0 turns it off.")
+@handler_settings_options
 @click.option("--raw", is_flag=True,
               help="No filters: texts are not cut at a sentence end and nothing is rejected (same engine, "
                    "defaults and ranking otherwise; add --candidates 1 to see every draw).")
@@ -299,9 +288,8 @@ _HANDLER = HandlerSettings()
               help="Print each request's response (contract 5, with scores, novelty and rejections) as one JSON "
                    "line instead of the texts.")
 def sample(model_dir: str, corpus_dir: str | None, count: int, per_request: int, rng_seed: int | None,
-           selector_dir: str | None, blocklists: tuple[str, ...], familiar_words: int, min_chars: int,
-           max_chars: int, toxicity_threshold: float, raw: bool, as_json: bool, mirostat_tau: float | None,
-           mirostat_eta: float | None, **fields) -> None:
+           selector_dir: str | None, blocklists: tuple[str, ...], raw: bool, as_json: bool,
+           mirostat_tau: float | None, mirostat_eta: float | None, **fields) -> None:
     """Print texts from a trained generator exactly as the handler would serve them, one per line.
 
     \b
@@ -320,11 +308,7 @@ def sample(model_dir: str, corpus_dir: str | None, count: int, per_request: int,
         raise click.UsageError("--mirostat-eta needs --mirostat TAU")
     if mirostat_tau is not None:
         fields["mirostat"] = {"tau": mirostat_tau} | ({} if mirostat_eta is None else {"eta": mirostat_eta})
-    try:
-        settings = HandlerSettings(familiar_words=familiar_words, min_chars=min_chars, max_chars=max_chars,
-                                   toxicity_threshold=toxicity_threshold)
-    except SettingsError as error:  # the ranges are checked by click; this is --min-chars above --max-chars
-        raise click.UsageError(f"bad handler option: {error}") from None
+    settings = handler_settings(fields)  # before the rest of fields becomes the request
 
     from trainer.sampling import Summary, check_bodies, load_service, request_bodies, sampling_corpus, serve_alone
 
