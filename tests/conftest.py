@@ -1,23 +1,66 @@
-"""Fixtures shared by every test package: the CLI runner, small corpus dirs written by hand, one model trained once
-per session, and one real TorchServe serving it (token auth on, free ports on 127.0.0.1, an empty run dir and no
-environment but PATH and its own temp dir), started the first time a test asks for it."""
+"""Fixtures shared by every test package: small corpus dirs written by hand, one model trained once per session,
+and one real TorchServe serving it (token auth on, free ports on 127.0.0.1, an empty run dir and no environment
+but PATH and its own temp dir), started the first time a test asks for it. The `lorecast` command itself is run
+through tests/cli_harness.py (`run_main` below is that harness under its older name).
+
+The slow mark, and the everyday run `pytest -m "not slow"` (about a minute on 2 CPU cores; `make test` runs all):
+a test is `slow` when it trains a model or starts TorchServe. Two rules give it the mark:
+- a test that asks for one of SLOW_FIXTURES, directly or through another fixture (pytest's fixture closure,
+  so a module's own fixture built on `trained` counts too), is marked here in pytest_collection_modifyitems.
+  These are `trained` (one training run), `model_store` (a .mar of it; tests/serve_handler/test_local_server.py
+  has its own echo-handler store under the same name), `server` (a real TorchServe: the session's, or that
+  module's) and `predict` (requests to the session's server). A new fixture that trains or serves joins the set,
+  unless it is built on one of them already.
+- a test that trains or starts TorchServe in its own body (train_generator, `lorecast train generator|selector`
+  on a real run, LocalTorchServe(...).start(), `lorecast serve start`, benchmarks/serving_bench.py) carries
+  `@pytest.mark.slow` itself (or its module a `pytestmark`).
+A test without the mark that launches TorchServe anyway fails at the launch with a message saying so (the
+`_torchserve_needs_the_slow_mark` fixture below), so the everyday run cannot quietly grow a TorchServe start.
+"""
 
 from __future__ import annotations
 
 import json
 import random
-import sys
+import subprocess
 from pathlib import Path
 
 import pytest
+from cli_harness import lorecast
+from serving_setup import BATCH_DELAY_MS, BATCH_SIZE, MODEL, post
 
-from lorecast.cli import main
 from dataset.corpus import content_hash
 from ops.archive import ServingOptions, build_archive
 from ops.local_server import LocalTorchServe
 from serve_handler.settings import HandlerSettings
-from serving_setup import BATCH_DELAY_MS, BATCH_SIZE, MODEL, post
 from trainer.presets import Preset
+
+# Fixtures that train a model or start TorchServe: a test that needs one, directly or not, is `slow` (see above).
+SLOW_FIXTURES = frozenset({"trained", "model_store", "server", "predict"})
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    for item in items:
+        if SLOW_FIXTURES.intersection(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.slow)
+
+
+class _GuardedPopen(subprocess.Popen):
+    """subprocess.Popen that refuses to launch TorchServe: what an unmarked test gets."""
+
+    def __init__(self, args, *rest, **options):
+        program = args if isinstance(args, (str, bytes, Path)) else args[0]
+        if Path(str(program)).name in ("torchserve", "torchserve.exe"):
+            pytest.fail("this test starts TorchServe: mark it @pytest.mark.slow (see tests/conftest.py)",
+                        pytrace=False)
+        super().__init__(args, *rest, **options)
+
+
+@pytest.fixture(autouse=True)
+def _torchserve_needs_the_slow_mark(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
+    if request.node.get_closest_marker("slow") is None:
+        monkeypatch.setattr(subprocess, "Popen", _GuardedPopen)
+
 
 # Smaller than any real preset, so a training run takes a second or two on 2 CPU cores.
 TEST_PRESET = Preset(
@@ -91,21 +134,11 @@ def trained(tmp_path_factory: pytest.TempPathFactory):
 
 
 @pytest.fixture
-def run_main(monkeypatch, capsys):
-    """Run the real console entry point, `lorecast ARGS...`, in-process: (exit code, stdout, stderr).
+def run_main():
+    """The CLI harness (tests/cli_harness.py's `lorecast`) under its older name: `run_main(ARGS...)` runs
+    `lorecast ARGS...` in-process through `main()`; the result unpacks as (exit code, stdout, stderr)."""
+    return lorecast
 
-    Unlike click's CliRunner this goes through `main()`, which turns a LorecastError into one
-    `error: ...` line on stderr.
-    """
-
-    def run(*args: str) -> tuple[int, str, str]:
-        monkeypatch.setattr(sys, "argv", ["lorecast", *args])
-        with pytest.raises(SystemExit) as done:
-            main()
-        captured = capsys.readouterr()
-        return done.value.code, captured.out, captured.err
-
-    return run
 
 @pytest.fixture(scope="session")
 def model_store(trained, tmp_path_factory) -> Path:

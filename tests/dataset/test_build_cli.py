@@ -1,14 +1,13 @@
-"""`lorecast dataset build` through click: options, exit codes, one-line errors, the summary."""
+"""`lorecast dataset build` as a user runs it: options, exit codes, one-line errors, the summary."""
 
 import json
 from pathlib import Path
 
-from click.testing import CliRunner
+from cli_harness import lorecast
 
-from lorecast.cli import cli
 from dataset.corpus import load_corpus
-from lorecast.errors import SourceError
 from dataset.rules import RULES
+from lorecast.errors import SourceError
 
 FIXTURES = Path(__file__).parent.parent / "fixtures" / "build"
 ITEMS = str(FIXTURES / "items.jsonl")
@@ -17,8 +16,7 @@ DEMO = Path(__file__).parent.parent.parent / "dataset" / "demo" / "jargon-4.4.7.
 
 
 def invoke(*args: str):
-    return CliRunner().invoke(cli, ["dataset", "build", *args])
-
+    return lorecast("dataset", "build", *args)
 
 
 def test_build_prints_the_summary_and_writes_the_corpus(tmp_path):
@@ -117,21 +115,20 @@ def test_missing_output_option_is_a_usage_error():
     assert "-o" in result.output
 
 
-def test_unreadable_source_exits_1_with_one_line_naming_the_file(tmp_path, run_main):
+def test_unreadable_source_exits_1_with_one_line_naming_the_file(tmp_path):
     missing = tmp_path / "missing.txt"
     result = invoke(LINES, str(missing), "-o", str(tmp_path / "out"))
-    assert result.exit_code == 1 and isinstance(result.exception, SourceError)
-
-    code, out, err = run_main("dataset", "build", LINES, str(missing), "-o", str(tmp_path / "out"))
+    assert isinstance(result.exception, SourceError)
+    code, out, err = result
     assert code == 1 and out == ""
     assert err == f"error: {missing}: no such file\n"
     assert not (tmp_path / "out").exists()
 
 
-def test_non_empty_dir_needs_force(tmp_path, run_main):
+def test_non_empty_dir_needs_force(tmp_path):
     out = tmp_path / "out"
     assert invoke(LINES, "-o", str(out)).exit_code == 0
-    code, _, err = run_main("dataset", "build", ITEMS, "--field=caption", "-o", str(out))
+    code, _, err = invoke(ITEMS, "--field=caption", "-o", str(out))
     assert code == 1
     assert err.count("\n") == 1 and "--force" in err and str(out) in err
     assert invoke(ITEMS, "--field=caption", "-o", str(out), "--force").exit_code == 0

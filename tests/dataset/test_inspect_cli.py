@@ -1,11 +1,10 @@
-"""`lorecast dataset inspect` through click: options, exit codes, one-line errors, the printed path."""
+"""`lorecast dataset inspect` as a user runs it: options, exit codes, one-line errors, the printed path."""
 
 from pathlib import Path
 
-from click.testing import CliRunner
+from cli_harness import lorecast
 
 from dataset.build import BuildOptions, build_corpus
-from lorecast.cli import cli
 from lorecast.errors import LorecastError, SourceError
 
 FIXTURES = Path(__file__).parent.parent / "fixtures"
@@ -15,8 +14,7 @@ BLANK = FIXTURES / "report" / "blank_lines.txt"
 
 
 def invoke(*args: str):
-    return CliRunner().invoke(cli, ["dataset", "inspect", *args])
-
+    return lorecast("dataset", "inspect", *args)
 
 
 def test_success_prints_the_index_path(tmp_path):
@@ -46,14 +44,12 @@ def test_corpus_built_by_dataset_build_can_be_inspected(tmp_path):
     assert "sha256:" in (out / "index.html").read_text(encoding="utf-8")
 
 
-def test_not_a_corpus_dir(tmp_path, run_main):
+def test_not_a_corpus_dir(tmp_path):
     (tmp_path / "train.txt").write_text("only this\n")
     out = tmp_path / "report"
     result = invoke(str(tmp_path), "-o", str(out))
-    assert result.exit_code == 1
     assert isinstance(result.exception, LorecastError)
-
-    code, stdout, stderr = run_main("dataset", "inspect", str(tmp_path), "-o", str(out))
+    code, stdout, stderr = result
     assert (code, stdout) == (1, "")
     assert stderr == (
         f"error: {tmp_path}: not a corpus dir, missing test.txt, words.txt, meta.json "
@@ -62,39 +58,37 @@ def test_not_a_corpus_dir(tmp_path, run_main):
     assert not out.exists()
 
 
-def test_missing_corpus_dir(tmp_path, run_main):
+def test_missing_corpus_dir(tmp_path):
     missing = tmp_path / "nowhere"
-    code, stdout, stderr = run_main("dataset", "inspect", str(missing), "-o", str(tmp_path / "report"))
+    code, stdout, stderr = invoke(str(missing), "-o", str(tmp_path / "report"))
     assert (code, stdout) == (1, "")
     assert stderr == f"error: {missing}: not a corpus dir (no such directory)\n"
 
 
-def test_missing_against_file(tmp_path, run_main):
+def test_missing_against_file(tmp_path):
     missing = tmp_path / "samples.txt"
     out = tmp_path / "report"
     result = invoke(str(CORPUS), "--against", str(missing), "-o", str(out))
-    assert result.exit_code == 1
     assert isinstance(result.exception, SourceError)
-
-    code, stdout, stderr = run_main("dataset", "inspect", str(CORPUS), "--against", str(missing), "-o", str(out))
+    code, stdout, stderr = result
     assert (code, stdout) == (1, "")
     assert stderr == f"error: {missing}: no such file\n"
     assert not out.exists()
 
 
-def test_empty_against_file(tmp_path, run_main):
+def test_empty_against_file(tmp_path):
     out = tmp_path / "report"
-    code, stdout, stderr = run_main("dataset", "inspect", str(CORPUS), "--against", str(BLANK), "-o", str(out))
+    code, stdout, stderr = invoke(str(CORPUS), "--against", str(BLANK), "-o", str(out))
     assert (code, stdout) == (1, "")
     assert stderr == f"error: {BLANK}: no generated text in it (expected one text per line)\n"
     assert not out.exists()
 
 
-def test_non_empty_dir_needs_force(tmp_path, run_main):
+def test_non_empty_dir_needs_force(tmp_path):
     out = tmp_path / "mine"
     out.mkdir()
     (out / "keep.txt").write_text("mine\n")
-    code, stdout, stderr = run_main("dataset", "inspect", str(CORPUS), "-o", str(out))
+    code, stdout, stderr = invoke(str(CORPUS), "-o", str(out))
     assert (code, stdout) == (1, "")
     assert stderr.startswith(f"error: {out}: directory is not empty") and "--force" in stderr
     assert stderr.count("\n") == 1

@@ -5,6 +5,7 @@ aimed at objects found in the rendered real tree, so the cases follow the manife
 from __future__ import annotations
 
 import base64
+import functools
 import shutil
 import subprocess
 import sys
@@ -13,6 +14,7 @@ from typing import Any
 
 import pytest
 import yaml
+from kubernetes_validate import utils as kubernetes_validate_utils
 
 from ops.k8s_check import check_tree, images_pinned, parse, poster_env_names, render, schema_versions
 
@@ -20,6 +22,16 @@ REPO = Path(__file__).resolve().parents[2]
 K8S = REPO / "k8s"
 CHECK = ["-m", "ops.k8s_check"]
 POD_SPEC = {"Deployment": "/spec/template/spec", "CronJob": "/spec/jobTemplate/spec/template/spec"}
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _schemas_parsed_once():
+    """kubernetes-validate opens and parses its schema files (about 0.25 s a tree) on every validation; they do not
+    change during the run, so this module's in-process checks parse each one once. Validation stays as strict."""
+    with pytest.MonkeyPatch.context() as patch:
+        cached = functools.lru_cache(maxsize=None)(kubernetes_validate_utils.schema_contents)
+        patch.setattr(kubernetes_validate_utils, "schema_contents", cached)
+        yield
 
 
 @pytest.fixture(scope="module")

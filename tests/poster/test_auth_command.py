@@ -3,23 +3,17 @@ PIN read from the authorize page as a browser would show it, and no secret in er
 
 from __future__ import annotations
 
-import os
 import re
-import subprocess
-import sys
 
 import pytest
 import requests
-from click.testing import CliRunner
+from cli_harness import lorecast, start_lorecast
 from platform_server import PlatformServer
 
-from poster.commands.auth import auth_group
 from poster.credentials import OAuth1Credentials
 from poster.oauth_pin import PinFlowError
 from poster.platforms.tumblr import TumblrPlatform
 from poster.platforms.twitter import TwitterPlatform
-
-_RUN_AUTH = "from poster.commands.auth import auth_group; auth_group(prog_name='lorecast auth')"
 
 
 def _settings(server: PlatformServer, platform: str) -> tuple[OAuth1Credentials, dict[str, str]]:
@@ -36,10 +30,8 @@ def _settings(server: PlatformServer, platform: str) -> tuple[OAuth1Credentials,
 @pytest.mark.parametrize("platform", ["twitter", "tumblr"])
 def test_pin_flow_end_to_end(platform_server: PlatformServer, platform: str) -> None:
     app, env = _settings(platform_server, platform)
-    command = subprocess.Popen(
-        [sys.executable, "-c", _RUN_AUTH, platform], env={**os.environ, **env},
-        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-    )
+    # A process of its own: the command waits at its PIN prompt while the test reads the URL it printed.
+    command = start_lorecast("auth", platform, env=env, stdin=True)
     try:
         # The user's side: read the authorize URL, open it, and type the PIN the page shows.
         url = None
@@ -82,7 +74,7 @@ def test_pin_flow_end_to_end(platform_server: PlatformServer, platform: str) -> 
 def test_a_wrong_consumer_secret_is_refused_without_showing_it(platform_server: PlatformServer) -> None:
     app, env = _settings(platform_server, "twitter")
     env["LORECAST_TWITTER_CONSUMER_SECRET"] = "notthesecret123"
-    result = CliRunner().invoke(auth_group, ["twitter"], env=env)
+    result = lorecast("auth", "twitter", env=env)
     assert isinstance(result.exception, PinFlowError)
     message = str(result.exception)
     assert "request_token" in message and "HTTP 401" in message and "\n" not in message
@@ -92,7 +84,7 @@ def test_a_wrong_consumer_secret_is_refused_without_showing_it(platform_server: 
 
 def test_a_wrong_pin_is_refused(platform_server: PlatformServer) -> None:
     app, env = _settings(platform_server, "tumblr")
-    result = CliRunner().invoke(auth_group, ["tumblr"], env=env, input="0000000\n")
+    result = lorecast("auth", "tumblr", env=env, input="0000000\n")
     assert isinstance(result.exception, PinFlowError)
     message = str(result.exception)
     assert "access_token" in message and "HTTP 401" in message
@@ -103,17 +95,17 @@ def test_a_wrong_pin_is_refused(platform_server: PlatformServer) -> None:
 
 
 def test_consumer_keys_from_flags_and_a_missing_one_named(platform_server: PlatformServer) -> None:
-    result = CliRunner().invoke(auth_group, ["twitter", "--twitter-consumer-key", "somekey1"], env={
+    result = lorecast("auth", "twitter", "--twitter-consumer-key", "somekey1", env={
         "LORECAST_TWITTER_CONSUMER_KEY": None, "LORECAST_TWITTER_CONSUMER_SECRET": None})
     assert result.exit_code == 2
     assert "--twitter-consumer-secret (or LORECAST_TWITTER_CONSUMER_SECRET)" in result.output
     assert "--twitter-consumer-key (" not in result.output
 
     app = platform_server.twitter_credentials
-    result = CliRunner().invoke(auth_group, [
-        "twitter", "--twitter-consumer-key", app.consumer_key, "--twitter-consumer-secret", app.consumer_secret,
-        "--twitter-api-url", platform_server.twitter_api_url,
-    ], input="1234567\n")
+    result = lorecast(
+        "auth", "twitter", "--twitter-consumer-key", app.consumer_key, "--twitter-consumer-secret", app.consumer_secret,
+        "--twitter-api-url", platform_server.twitter_api_url, input="1234567\n",
+    )
     # The keys from the flags got a request token; the made-up PIN is what stopped it.
     assert "/oauth/authorize?oauth_token=" in result.output
     assert isinstance(result.exception, PinFlowError) and "access_token" in str(result.exception)
@@ -122,7 +114,7 @@ def test_consumer_keys_from_flags_and_a_missing_one_named(platform_server: Platf
 def test_unreachable_platform_is_one_line(platform_server: PlatformServer) -> None:
     _, env = _settings(platform_server, "twitter")
     env["LORECAST_TWITTER_API_URL"] = "http://127.0.0.1:1"
-    result = CliRunner().invoke(auth_group, ["twitter", "--timeout", "2"], env=env)
+    result = lorecast("auth", "twitter", "--timeout", "2", env=env)
     assert isinstance(result.exception, PinFlowError)
     assert str(result.exception) == ("cannot ask http://127.0.0.1:1/oauth/request_token for a request token: "
                                      "Connection refused")

@@ -3,8 +3,10 @@ from __future__ import annotations
 import os
 
 import pytest
+from cli_harness import lorecast
 
 from lorecast.errors import SourceError
+from poster import inference
 from poster.env_file import load_env_file, read_env_file
 
 
@@ -42,10 +44,11 @@ def test_a_bad_line_names_the_file_and_line_but_not_the_value(tmp_path):
     assert "s3cret" not in str(error.value)
 
 
-def test_the_cli_reads_dot_env_in_the_working_directory(tmp_path, monkeypatch, run_main):
+def test_the_cli_reads_dot_env_in_the_working_directory(tmp_path, monkeypatch):
     (tmp_path / ".env").write_text("LORECAST_ENDPOINT=http://127.0.0.1:9/predictions/from-dotenv\n", encoding="utf-8")
     monkeypatch.chdir(tmp_path)
     monkeypatch.delenv("LORECAST_ENDPOINT", raising=False)
-    code, _, err = run_main("generate", "-n", "1", "--timeout", "1")
+    monkeypatch.setattr(inference.time, "sleep", lambda seconds: None)  # the retries' pauses (1 + 2 + 4 s)
+    code, _, err = lorecast("generate", "-n", "1", "--timeout", "1")
     monkeypatch.delenv("LORECAST_ENDPOINT", raising=False)
     assert code == 1 and "127.0.0.1:9/predictions/from-dotenv" in err

@@ -1,4 +1,4 @@
-"""`lorecast generate` against the TorchServe stand-in (tests/poster/inference_standin.py), through click's runner."""
+"""`lorecast generate` against the TorchServe stand-in (tests/poster/inference_standin.py), run in-process."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
+from cli_harness import lorecast
 from inference_standin import NO_WORKER, Answer
 
 from poster import inference
@@ -27,7 +27,7 @@ def invoke(monkeypatch):
         monkeypatch.delenv(name, raising=False)
 
     def run(*args: str, env: dict[str, str] | None = None):
-        return CliRunner().invoke(generate_command, [str(arg) for arg in args], env=env)
+        return lorecast("generate", *args, env=env)
 
     return run
 

@@ -6,12 +6,14 @@ import json
 import socket
 import subprocess
 import sys
+from dataclasses import fields
 
 import pytest
 from inference_standin import NO_WORKER, Answer, Delay, Drop, StandIn
 
 from poster import inference
-from poster.inference import InferenceClient, InferenceError, read_key_file
+from poster.inference import GeneratedText, Generation, InferenceClient, InferenceError, read_key_file
+from serve_handler.request import RESPONSE_SCHEMA
 
 FAST = {"backoff": 0.001}  # retries stay, pauses shrink
 
@@ -206,6 +208,35 @@ def test_a_late_answer_within_the_timeout_arrives(standin):
     assert len(client_for(standin, timeout=5).generate(n=1).texts) == 1
 
 
+# --- the response schema -----------------------------------------------------------------------------------------
+
+def test_the_generation_holds_every_field_of_the_response_schema():
+    texts = RESPONSE_SCHEMA["properties"]["texts"]["items"]["properties"]
+    assert {field.name for field in fields(GeneratedText)} == set(texts)
+    assert {field.name for field in fields(Generation)} - {"raw"} == set(RESPONSE_SCHEMA["properties"])
+
+
+def test_what_the_schema_allows_is_read_as_the_dataclasses_type(standin):
+    body = valid_body(rng_seed=7.0, candidates=4.0)  # JSON Schema: 7.0 is an integer
+    body["texts"][0].update(novelty=None, score=1)
+    standin.inject(Answer(200, body))
+
+    generation = client_for(standin).generate()
+
+    assert type(generation.rng_seed) is int and type(generation.candidates) is int
+    assert generation.texts[0].novelty is None and type(generation.texts[0].score) is float
+
+
+def test_the_standin_refuses_to_send_what_the_real_handler_could_not():
+    # The stand-in validates requests only lightly: a negative rng_seed gets through, and its echo in the answer
+    # would break the response schema.
+    standin = StandIn()
+    with pytest.raises(AssertionError, match="could not send"):
+        with standin:
+            with pytest.raises(InferenceError, match="HTTP 500"):
+                client_for(standin).generate(rng_seed=-1)
+
+
 # --- malformed 200 bodies ------------------------------------------------------------------------------------------
 
 @pytest.mark.parametrize(
@@ -216,15 +247,17 @@ def test_a_late_answer_within_the_timeout_arrives(standin):
         ([1, 2], "the body is an array, not an object"),
         ({"predictions": ["a"]}, '"texts" is missing'),
         (valid_body(texts="one text"), '"texts" is a string, not an array'),
-        (valid_body(texts=["a text"]), "texts[0] is a string, not an object"),
+        (valid_body(texts=["a text"]), '"texts[0]" is a string, not an object'),
         (valid_body(texts=[{"text": "a", "seed": None, "score": "high", "logprob": -1, "novelty": 0.5}]),
-         '"texts[0].score" is a string, not an integer or a number'),
+         '"texts[0].score" is a string, not a number'),
         (valid_body(texts=[{"text": "a", "seed": None, "score": 1, "logprob": -1}]), '"texts[0].novelty" is missing'),
         (valid_body(texts=[{"text": "a", "seed": None, "score": 1, "logprob": -1, "novelty": 0.5,
                             "exploratory": "no"}]), '"texts[0].exploratory" is a string, not a boolean'),
         (valid_body(rng_seed=True), '"rng_seed" is a boolean, not an integer'),
         (valid_body(seed=3), '"seed" is an integer, not a string or null'),
         (valid_body(rejected={"length": 1.5}), '"rejected.length" is a number, not an integer'),
+        (valid_body(missing=-1), '"missing": -1 is less than the minimum of 0'),
+        (valid_body(ranked_by="magic"), '"ranked_by": \'magic\' is not one of'),
         ({k: v for k, v in valid_body().items() if k != "batch_size"}, '"batch_size" is missing'),
     ],
 )

@@ -3,18 +3,16 @@ variables from the .env file; errors are one line that names the file and the va
 
 from __future__ import annotations
 
-import subprocess
 import sys
 from pathlib import Path
 
 import kubernetes_validate
 import pytest
 import yaml
-from click.testing import CliRunner, Result
+from cli_harness import CliResult, lorecast
 from kubernetes_validate.utils import all_versions
 
 from lorecast.errors import LorecastError
-from poster.commands.k8s import k8s_group
 from ops.k8s_check import parse, render
 
 REPO = Path(__file__).resolve().parents[2]
@@ -43,11 +41,11 @@ def _env_file(tmp_path: Path, values: dict[str, str]) -> Path:
     return path
 
 
-def _run(*arguments: str) -> Result:
-    return CliRunner().invoke(k8s_group, ["secret", *arguments])
+def _run(*arguments: str) -> CliResult:
+    return lorecast("k8s", "secret", *arguments)
 
 
-def _secrets(result: Result) -> list[dict]:
+def _secrets(result: CliResult) -> list[dict]:
     assert result.exit_code == 0, (result.output, result.exception)
     assert result.stdout.startswith("---\n")
     return list(yaml.safe_load_all(result.stdout))
@@ -98,7 +96,7 @@ def test_platforms_without_credentials_in_the_file_are_left_out(tmp_path: Path) 
     assert [secret["metadata"]["name"] for secret in _secrets(_run("--from-env", str(path)))] == ["lorecast-tumblr"]
 
 
-def _error(result: Result) -> str:
+def _error(result: CliResult) -> str:
     assert isinstance(result.exception, LorecastError), (result.output, result.exception)
     assert result.stdout == ""
     message = str(result.exception)
@@ -107,16 +105,14 @@ def _error(result: Result) -> str:
 
 
 def test_through_lorecast_values_reach_stdout_only(tmp_path: Path) -> None:
-    run = [sys.executable, "-c", "from lorecast.cli import main; main()", "k8s", "secret", "--from-env"]
-    done = subprocess.run([*run, str(_env_file(tmp_path, TWITTER))], capture_output=True, text=True, timeout=60,
-                          cwd=tmp_path)
-    assert done.returncode == 0 and done.stderr == ""
+    # A process of its own: nothing written to file descriptor 2 by any means may carry a value.
+    done = lorecast("k8s", "secret", "--from-env", _env_file(tmp_path, TWITTER), cwd=tmp_path, process=True)
+    assert done.exit_code == 0 and done.stderr == ""
     assert all(value in done.stdout for value in TWITTER.values())
 
     incomplete = {**TWITTER, "LORECAST_TWITTER_ACCESS_SECRET": ""}
-    done = subprocess.run([*run, str(_env_file(tmp_path, incomplete))], capture_output=True, text=True, timeout=60,
-                          cwd=tmp_path)
-    assert done.returncode == 1 and done.stdout == ""
+    done = lorecast("k8s", "secret", "--from-env", _env_file(tmp_path, incomplete), cwd=tmp_path, process=True)
+    assert done.exit_code == 1 and done.stdout == ""
     assert done.stderr.startswith("error: ") and done.stderr.count("\n") == 1
     _assert_no_value(done.stderr, TWITTER)
 

@@ -1,4 +1,4 @@
-"""`lorecast ledger list|export` (poster/commands/ledger.py) on ledgers built in tmp_path, through click's runner."""
+"""`lorecast ledger list|export` (poster/commands/ledger.py) on ledgers built in tmp_path, run in-process."""
 
 from __future__ import annotations
 
@@ -8,10 +8,9 @@ import json
 from datetime import datetime, timedelta, timezone
 
 import pytest
-from click.testing import CliRunner
+from cli_harness import lorecast
 
 from lorecast.errors import LorecastError
-from poster.commands.ledger import ledger_group
 from poster.ledger import Ledger
 from poster.platforms.base import Engagement
 
@@ -24,7 +23,7 @@ def invoke(monkeypatch):
     monkeypatch.delenv("LORECAST_LEDGER", raising=False)
 
     def run(*args: str, env: dict[str, str] | None = None):
-        return CliRunner().invoke(ledger_group, [str(arg) for arg in args], env=env)
+        return lorecast("ledger", *args, env=env)
 
     return run
 

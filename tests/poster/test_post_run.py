@@ -6,12 +6,11 @@ from __future__ import annotations
 
 import os
 import signal
-import subprocess
-import sys
 import time
 from pathlib import Path
 
 import pytest
+from cli_harness import lorecast, start_lorecast
 from platform_server import DropAfterAccept, Duplicate, RateLimit, Slow, Status
 
 from poster.commands.post import EXIT_BUSY, EXIT_RATE_LIMITED
@@ -61,8 +60,8 @@ def assert_no_secret(platform_server, *texts):
             assert secret not in text
 
 
-def test_a_post_publishes_the_best_text_and_records_it(env, platform_server, run_main):
-    code, out, err = run_main("post", "twitter")
+def test_a_post_publishes_the_best_text_and_records_it(env, platform_server):
+    code, out, err = lorecast("post", "twitter")
     assert code == 0, err
     [published] = platform_server.posts("twitter")
     [row] = ledger_rows(env)
@@ -72,26 +71,26 @@ def test_a_post_publishes_the_best_text_and_records_it(env, platform_server, run
     assert_no_secret(platform_server, out, err)
 
 
-def test_the_next_run_never_posts_the_same_text_again(env, platform_server, run_main):
+def test_the_next_run_never_posts_the_same_text_again(env, platform_server):
     # The stand-in answers every run with the same candidates, best first.
     for _ in range(3):
-        assert run_main("post", "twitter")[0] == 0
+        assert lorecast("post", "twitter")[0] == 0
     texts = [post.text for post in platform_server.posts("twitter")]
     assert len(texts) == len(set(texts)) == 3
     assert [row.state for row in ledger_rows(env)] == ["posted"] * 3
 
 
-def test_tumblr_posts_with_tags(env, platform_server, run_main):
-    code, out, err = run_main("post", "tumblr")
+def test_tumblr_posts_with_tags(env, platform_server):
+    code, out, err = lorecast("post", "tumblr")
     assert code == 0, err
     [published] = platform_server.posts("tumblr")
     assert published.text == out.strip() and list(published.tags) == ["bot", "lore"]
     assert ledger_rows(env)[0].remote_id == published.id
 
 
-def test_a_duplicate_refusal_fails_that_row_and_the_next_candidate_is_posted(env, platform_server, run_main):
+def test_a_duplicate_refusal_fails_that_row_and_the_next_candidate_is_posted(env, platform_server):
     platform_server.inject("twitter", "^/2/tweets$", Duplicate())
-    code, out, err = run_main("post", "twitter")
+    code, out, err = lorecast("post", "twitter")
     assert code == 0, err
     rows = sorted(ledger_rows(env), key=lambda row: row.id)
     assert [row.state for row in rows] == ["failed", "posted"]
@@ -99,10 +98,10 @@ def test_a_duplicate_refusal_fails_that_row_and_the_next_candidate_is_posted(env
     assert [post.text for post in platform_server.posts("twitter")] == [rows[1].text]
 
 
-def test_a_rate_limit_that_resets_soon_is_waited_out(env, platform_server, run_main):
+def test_a_rate_limit_that_resets_soon_is_waited_out(env, platform_server):
     platform_server.inject("twitter", "^/2/tweets$", RateLimit(1))
     started = time.monotonic()
-    code, _, err = run_main("post", "twitter")
+    code, _, err = lorecast("post", "twitter")
     assert code == 0, err
     assert time.monotonic() - started >= 1
     assert "waiting" in err
@@ -110,9 +109,9 @@ def test_a_rate_limit_that_resets_soon_is_waited_out(env, platform_server, run_m
     assert [row.state for row in sorted(ledger_rows(env), key=lambda row: row.id)] == ["posted"]
 
 
-def test_a_rate_limit_past_the_deadline_exits_with_its_own_code(env, platform_server, run_main):
+def test_a_rate_limit_past_the_deadline_exits_with_its_own_code(env, platform_server):
     platform_server.inject("twitter", "^/2/tweets$", RateLimit(3600))
-    code, _, err = run_main("post", "twitter", "--deadline", "60")
+    code, _, err = lorecast("post", "twitter", "--deadline", "60")
     assert code == EXIT_RATE_LIMITED
     assert err.strip().splitlines()[-1].startswith("error: twitter rate limit")
     assert platform_server.posts("twitter") == []
@@ -120,74 +119,74 @@ def test_a_rate_limit_past_the_deadline_exits_with_its_own_code(env, platform_se
     assert row.state == "failed" and "rate limited" in row.reason
 
 
-def test_a_server_error_fails_the_row_and_the_run(env, platform_server, run_main):
+def test_a_server_error_fails_the_row_and_the_run(env, platform_server):
     platform_server.inject("twitter", "^/2/tweets$", Status(503))
-    code, _, err = run_main("post", "twitter")
+    code, _, err = lorecast("post", "twitter")
     assert code == 1 and err.startswith("error: ") and err.count("\n") == 1
     [row] = ledger_rows(env)
     assert row.state == "failed" and platform_server.posts("twitter") == []
     assert_no_secret(platform_server, err, row.reason)
     # The text is free again: the next run posts it.
-    assert run_main("post", "twitter")[0] == 0
+    assert lorecast("post", "twitter")[0] == 0
     assert [post.text for post in platform_server.posts("twitter")] == [row.text]
 
 
-def test_a_connection_dropped_after_the_post_was_accepted_is_resolved_as_posted(env, platform_server, run_main):
+def test_a_connection_dropped_after_the_post_was_accepted_is_resolved_as_posted(env, platform_server):
     platform_server.inject("twitter", "^/2/tweets$", DropAfterAccept())
-    code, _, err = run_main("post", "twitter")
+    code, _, err = lorecast("post", "twitter")
     assert code == 0, err
     [published] = platform_server.posts("twitter")
     [row] = ledger_rows(env)
     assert (row.state, row.remote_id) == ("posted", published.id)
 
 
-def test_wrong_credentials_fail_cleanly(env, platform_server, run_main, monkeypatch):
+def test_wrong_credentials_fail_cleanly(env, platform_server, monkeypatch):
     monkeypatch.setenv("LORECAST_TWITTER_ACCESS_SECRET", "wrongwrongwrong")
-    code, _, err = run_main("post", "twitter")
+    code, _, err = lorecast("post", "twitter")
     assert code == 1 and err.count("\n") == 1
     assert platform_server.posts("twitter") == []
     assert all(row.state != "pending" for row in ledger_rows(env))
     assert_no_secret(platform_server, err)
 
 
-def test_missing_credentials_are_named_not_shown(env, run_main, monkeypatch):
+def test_missing_credentials_are_named_not_shown(env, monkeypatch):
     monkeypatch.delenv("LORECAST_TWITTER_ACCESS_TOKEN")
-    code, _, err = run_main("post", "twitter")
+    code, _, err = lorecast("post", "twitter")
     assert code == 1 and "LORECAST_TWITTER_ACCESS_TOKEN" in err
 
 
-def test_dry_run_publishes_and_records_nothing(env, platform_server, run_main):
-    code, out, err = run_main("post", "twitter", "--dry-run")
+def test_dry_run_publishes_and_records_nothing(env, platform_server):
+    code, out, err = lorecast("post", "twitter", "--dry-run")
     assert code == 0, err and out.strip()
     assert platform_server.posts("twitter") == []
     assert ledger_rows(env) == []
 
 
-def test_the_stdout_platform_prints_and_records(env, run_main):
-    code, out, err = run_main("post", "stdout")
+def test_the_stdout_platform_prints_and_records(env):
+    code, out, err = lorecast("post", "stdout")
     assert code == 0, err
     [row] = ledger_rows(env)
     assert row.state == "posted" and row.text in out and row.remote_id.startswith("stdout-")
 
 
-def test_feedback_stores_engagement_for_the_selector(env, platform_server, run_main):
+def test_feedback_stores_engagement_for_the_selector(env, platform_server):
     for _ in range(3):
-        assert run_main("post", "twitter")[0] == 0
+        assert lorecast("post", "twitter")[0] == 0
     posts = platform_server.posts("twitter")
     for likes, post in enumerate(posts, 1):
         platform_server.set_engagement("twitter", post.id, like_count=likes, retweet_count=1)
-    code, _, err = run_main("feedback", "twitter")
+    code, _, err = lorecast("feedback", "twitter")
     assert code == 0, err
     with Ledger(Path(env["LORECAST_LEDGER"])) as ledger:
         history = ledger.engagement_history("twitter")
     assert sorted(total for _, _, total in history) == [2, 3, 4]
 
 
-def test_tumblr_feedback_reads_note_counts(env, platform_server, run_main):
-    assert run_main("post", "tumblr")[0] == 0
+def test_tumblr_feedback_reads_note_counts(env, platform_server):
+    assert lorecast("post", "tumblr")[0] == 0
     [post] = platform_server.posts("tumblr")
     platform_server.set_engagement("tumblr", post.id, note_count=7)
-    assert run_main("feedback", "tumblr")[0] == 0
+    assert lorecast("feedback", "tumblr")[0] == 0
     with Ledger(Path(env["LORECAST_LEDGER"])) as ledger:
         [(_, text, total)] = ledger.engagement_history("tumblr")
     assert (text, total) == (post.text, 7)
@@ -196,9 +195,7 @@ def test_tumblr_feedback_reads_note_counts(env, platform_server, run_main):
 # --- real processes: a run killed mid-post, and two runs at once ------------------------------------------------
 
 def start_poster(env, *args):
-    lorecast = str(Path(sys.executable).with_name("lorecast"))
-    return subprocess.Popen([lorecast, "post", *args], env={**os.environ, **env}, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)
+    return start_lorecast("post", *args, env=env)
 
 
 def wait_for(condition, timeout=20.0):

@@ -14,14 +14,15 @@ from pathlib import Path, PurePosixPath
 
 import pytest
 import yaml
+from cli_harness import lorecast
 
 import serve_handler
 from dataset.corpus import content_hash, load_corpus
 from lorecast.errors import LorecastError
 from ops import archive
-from serve_handler import layout
 from ops.archive import ServingOptions, build_archive
 from ops.archive_check import check_archive
+from serve_handler import layout
 from serve_handler.selector import Calibration, Selector, SelectorHead
 from serve_handler.settings import HandlerSettings
 from trainer.model_dir import TrainingResult, read_metadata, write_metadata
@@ -195,8 +196,8 @@ def test_a_changed_archive_fails_the_check_naming_the_file(built, tmp_path, chan
     assert named <= set(change)
 
 
-def test_cli_check_lists_files_and_exits_1_with_one_line_per_problem(built, tmp_path, run_main):
-    code, out, err = run_main("archive", "--check", str(built[0]))
+def test_cli_check_lists_files_and_exits_1_with_one_line_per_problem(built, tmp_path):
+    code, out, err = lorecast("archive", "--check", str(built[0]))
     assert code == 0, err
     listed = out.splitlines()[:-1]
     assert len(listed) == len(check_archive(built[0]).entries)
@@ -204,7 +205,7 @@ def test_cli_check_lists_files_and_exits_1_with_one_line_per_problem(built, tmp_
     assert "OK" in out.splitlines()[-1]
 
     changed = rewritten(built[0], tmp_path / "changed.mar", {"words.txt": b"x\t1\n", "blocklist.txt": None})
-    code, out, err = run_main("archive", "--check", str(changed))
+    code, out, err = lorecast("archive", "--check", str(changed))
     assert code == 1
     problems = [line for line in err.splitlines() if line.startswith("problem: ")]
     assert sorted(problems) == sorted(f"problem: {problem}" for problem in check_archive(changed).problems)
@@ -216,17 +217,17 @@ def test_cli_check_lists_files_and_exits_1_with_one_line_per_problem(built, tmp_
     (None, "no such file"),
     (b"not a zip", "not a .mar (zip) archive"),
 ])
-def test_cli_check_of_a_non_archive_is_a_one_line_error(tmp_path, run_main, content, expected):
+def test_cli_check_of_a_non_archive_is_a_one_line_error(tmp_path, content, expected):
     path = tmp_path / "x.mar"
     if content is not None:
         path.write_bytes(content)
-    code, out, err = run_main("archive", "--check", str(path))
+    code, out, err = lorecast("archive", "--check", str(path))
     assert code == 1 and err.count("\n") == 1 and err.startswith("error: ") and expected in err
 
 
-def test_cli_build_summarizes_and_replaces_only_with_force(inputs, tmp_path, run_main):
+def test_cli_build_summarizes_and_replaces_only_with_force(inputs, tmp_path):
     output = tmp_path / "store" / "lore-bot.mar"
-    code, out, err = run_main(*build_args(inputs, output))
+    code, out, err = lorecast(*build_args(inputs, output))
     assert code == 0, err
     first_line, *counts = out.splitlines()
     assert first_line.startswith(f"wrote {output}") and "model name 'lore-bot'" in first_line
@@ -237,23 +238,23 @@ def test_cli_build_summarizes_and_replaces_only_with_force(inputs, tmp_path, run
     assert check_archive(output).problems == []
     first = output.read_bytes()
 
-    code, out, err = run_main(*build_args(inputs, output, "--batch-size", "3"))
+    code, out, err = lorecast(*build_args(inputs, output, "--batch-size", "3"))
     assert code == 1 and err.count("\n") == 1 and "already exists (use --force" in err
     assert output.read_bytes() == first
 
-    code, out, err = run_main(*build_args(inputs, output, "--batch-size", "3", "--force"))
+    code, out, err = lorecast(*build_args(inputs, output, "--batch-size", "3", "--force"))
     assert code == 0, err
     with zipfile.ZipFile(output) as mar:
         assert yaml.safe_load(mar.read(layout.MODEL_CONFIG))["batchSize"] == 3
     assert sorted(os.listdir(output.parent)) == ["lore-bot.mar"]  # no temp dirs left
 
 
-def test_a_model_trained_on_another_corpus_gives_a_warning(inputs, tmp_path, run_main):
+def test_a_model_trained_on_another_corpus_gives_a_warning(inputs, tmp_path):
     other = tmp_path / "other"
     shutil.copytree(inputs / "corpus", other)
     (other / "words.txt").write_text("kernel\t1\n", encoding="utf-8")
     (other / "meta.json").write_text(json.dumps({"content_hash": content_hash(TRAIN, TEST, [("kernel", 1)])}))
-    code, out, err = run_main("archive", "--model", str(inputs / "model"), "--corpus", str(other),
+    code, out, err = lorecast("archive", "--model", str(inputs / "model"), "--corpus", str(other),
                               "-o", str(tmp_path / "bot.mar"))
     assert code == 0 and "warning: the model was trained on corpus" in err
 
@@ -317,7 +318,7 @@ BAD_INPUTS = {
 
 
 @pytest.mark.parametrize("case", BAD_INPUTS, ids=list(BAD_INPUTS))
-def test_bad_inputs_give_one_line_errors_and_write_nothing(inputs, tmp_path, run_main, case):
+def test_bad_inputs_give_one_line_errors_and_write_nothing(inputs, tmp_path, case):
     make_args, expected = BAD_INPUTS[case]
     store = tmp_path / "store"
     override = make_args(inputs, tmp_path)
@@ -327,7 +328,7 @@ def test_bad_inputs_give_one_line_errors_and_write_nothing(inputs, tmp_path, run
             args[args.index(flag) + 1] = value
         else:
             args += [flag, value]
-    code, out, err = run_main(*args)
+    code, out, err = lorecast(*args)
     assert code == 1, (out, err)
     assert err.count("\n") == 1 and err.startswith("error: ") and expected in err, err
     assert not store.exists() or list(store.iterdir()) == []
@@ -339,8 +340,8 @@ def test_bad_inputs_give_one_line_errors_and_write_nothing(inputs, tmp_path, run
     (["--model", "m", "--corpus", "c"], "missing -o"),
     (["--model", "m", "--corpus", "c", "-o", "x.mar", "--min-chars", "300"], "bad handler option"),
 ])
-def test_usage_errors(run_main, args, expected):
-    code, out, err = run_main("archive", *args)
+def test_usage_errors(args, expected):
+    code, out, err = lorecast("archive", *args)
     assert code == 2 and expected in err, err
 
 

@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import pytest
+from cli_harness import lorecast
 
 
 @pytest.fixture
 def invoke():
-    """Run `lorecast train ARGS...` in-process; a LorecastError lands in `result.exception`."""
-    from click.testing import CliRunner
-
-    from trainer.commands import train_group
-
-    return lambda *args: CliRunner().invoke(train_group, [str(arg) for arg in args])
+    """`invoke(ARGS...)` runs `lorecast train ARGS...` in-process (tests/cli_harness.py); a LorecastError gives
+    its one `error: ...` line on stderr, exit status 1, and lands in `result.exception`."""
+    return lambda *args: lorecast("train", *args)

@@ -14,6 +14,7 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
+from cli_harness import CliResult, lorecast
 from sklearn.metrics import roc_auc_score
 from transformers import AutoModelForCausalLM, AutoTokenizer
 
@@ -71,9 +72,9 @@ def ledger_path(tmp_path_factory) -> Path:
     return path
 
 
-def train(run_main, trained, out: Path, *arguments: str) -> tuple[int, str, str]:
+def train(trained, out: Path, *arguments: str) -> CliResult:
     corpus_dir, model_dir, _ = trained
-    return run_main("train", "selector", "--model", str(model_dir), "--corpus", str(corpus_dir), "-o", str(out),
+    return lorecast("train", "selector", "--model", str(model_dir), "--corpus", str(corpus_dir), "-o", str(out),
                     *FEW_POSITIVES, *arguments)
 
 
@@ -85,9 +86,9 @@ def labelled_counts(path: Path, platform: str, quantile: float) -> dict[str, int
 
 
 @pytest.mark.slow
-def test_engagement_run_stores_its_sources_and_learns_the_audiences_taste(trained, ledger_path, tmp_path, run_main):
+def test_engagement_run_stores_its_sources_and_learns_the_audiences_taste(trained, ledger_path, tmp_path):
     out = tmp_path / "selector"
-    code, stdout, stderr = train(run_main, trained, out, "--ledger", str(ledger_path), "--platform", "twitter",
+    code, stdout, stderr = train(trained, out, "--ledger", str(ledger_path), "--platform", "twitter",
                                  "--quantile", "0.35")
     assert code == 0, stderr
     config = json.loads((out / CONFIG_FILE).read_text())
@@ -131,9 +132,9 @@ def test_engagement_run_stores_its_sources_and_learns_the_audiences_taste(traine
 
 
 @pytest.mark.slow
-def test_too_few_held_out_engagement_examples_get_no_roc_auc(trained, ledger_path, tmp_path, run_main):
+def test_too_few_held_out_engagement_examples_get_no_roc_auc(trained, ledger_path, tmp_path):
     out = tmp_path / "selector"
-    code, stdout, stderr = train(run_main, trained, out, "--ledger", str(ledger_path), "--platform", "tumblr")
+    code, stdout, stderr = train(trained, out, "--ledger", str(ledger_path), "--platform", "tumblr")
     assert code == 0, stderr
     config = json.loads((out / CONFIG_FILE).read_text())
     metrics, engagement = config["metrics"], config["trained_on"]["engagement"]
@@ -147,40 +148,40 @@ def test_too_few_held_out_engagement_examples_get_no_roc_auc(trained, ledger_pat
             f"{held_out['negative']} negatives held out; 10 of each needed)") in stdout
 
 
-def test_a_ledger_without_engagement_says_to_run_feedback(trained, tmp_path, run_main):
+def test_a_ledger_without_engagement_says_to_run_feedback(trained, tmp_path):
     path = tmp_path / "posts.db"
     with Ledger(path) as ledger:
         ledger.mark_posted(ledger.begin("twitter", "@bot", "the old bug greps the kernel.", score=None,
                                         ranked_by=None, rng_seed=None), "1")
     for platform, hint in (((), "PLATFORM"), (("--platform", "tumblr"), "tumblr")):
-        code, _, stderr = train(run_main, trained, tmp_path / "s", "--ledger", str(path), *platform)
+        code, _, stderr = train(trained, tmp_path / "s", "--ledger", str(path), *platform)
         where = f"{path} for tumblr" if platform else str(path)
         assert code == 1
         assert stderr == f"error: no engagement in {where} yet: run `lorecast feedback {hint}` first\n"
     assert not (tmp_path / "s").exists()
 
 
-def test_a_missing_or_corrupt_ledger_is_the_ledgers_error_and_is_not_created(trained, tmp_path, run_main):
+def test_a_missing_or_corrupt_ledger_is_the_ledgers_error_and_is_not_created(trained, tmp_path):
     missing = tmp_path / "typo" / "posts.db"
-    code, _, stderr = train(run_main, trained, tmp_path / "s", "--ledger", str(missing))
+    code, _, stderr = train(trained, tmp_path / "s", "--ledger", str(missing))
     assert code == 1 and stderr == f"error: {missing}: no ledger there (a `lorecast post` run creates it)\n"
     assert not missing.parent.exists()
 
     corrupt = tmp_path / "posts.db"
     corrupt.write_text("not a database at all\n" * 100)
-    code, _, stderr = train(run_main, trained, tmp_path / "s", "--ledger", str(corrupt))
+    code, _, stderr = train(trained, tmp_path / "s", "--ledger", str(corrupt))
     assert code == 1 and stderr.startswith(f"error: {corrupt}: not a readable lorecast ledger")
     assert stderr.count("\n") == 1
     assert not (tmp_path / "s").exists()
 
 
-def test_a_ledger_with_too_few_usable_labels_is_refused(trained, tmp_path, run_main):
+def test_a_ledger_with_too_few_usable_labels_is_refused(trained, tmp_path):
     path = tmp_path / "posts.db"
     clock = {"now": START}
     with pytest.MonkeyPatch.context() as patch, Ledger(path) as ledger:
         patch.setattr(poster.ledger, "_now", lambda: clock["now"])
         post_timeline(ledger, clock, "twitter", 20, seed=3)
-    code, _, stderr = train(run_main, trained, tmp_path / "s", "--ledger", str(path))
+    code, _, stderr = train(trained, tmp_path / "s", "--ledger", str(path))
     assert code == 1
     assert re.fullmatch(rf"error: {re.escape(str(path))}: 20 posts with engagement give \d+ usable positives and "
                         r"\d+ negatives, at least 10 of each needed \(.*\)\n", stderr), stderr

@@ -10,6 +10,7 @@ import re
 
 import pytest
 import torch
+from cli_harness import lorecast
 from sklearn.metrics import roc_auc_score
 from transformers import AutoModelForCausalLM, AutoTokenizer
 
@@ -61,10 +62,10 @@ def test_calibration_recovers_the_slope_and_offset():
 
 
 @pytest.mark.slow
-def test_bootstrap_run_prints_and_stores_its_roc_auc(trained, tmp_path, run_main):
+def test_bootstrap_run_prints_and_stores_its_roc_auc(trained, tmp_path):
     corpus_dir, model_dir, _ = trained
     out = tmp_path / "selectors" / "selector"
-    code, stdout, stderr = run_main("train", "selector", "--model", str(model_dir), "--corpus", str(corpus_dir),
+    code, stdout, stderr = lorecast("train", "selector", "--model", str(model_dir), "--corpus", str(corpus_dir),
                                     "-o", str(out), *FEW_POSITIVES)
     assert code == 0, stderr
     printed = re.search(r"val ROC-AUC (\d\.\d{3}), calibrated ROC-AUC (\d\.\d{3})", stdout)
@@ -134,9 +135,9 @@ def test_max_minutes_stops_early_and_still_writes_a_selector(trained, tmp_path):
         ((), r"test.txt: \d+ usable held-out lines, at least 50 needed"),
     ],
 )
-def test_bad_runs_give_one_line_errors(trained, tmp_path, run_main, arguments, message):
+def test_bad_runs_give_one_line_errors(trained, tmp_path, arguments, message):
     corpus_dir, model_dir, _ = trained
-    code, _, stderr = run_main("train", "selector", "--model", str(model_dir), "--corpus", str(corpus_dir),
+    code, _, stderr = lorecast("train", "selector", "--model", str(model_dir), "--corpus", str(corpus_dir),
                                "-o", str(tmp_path / "s"), *arguments)
     assert code == 1
     assert stderr.startswith("error: ") and re.search(message, stderr), stderr
@@ -150,13 +151,13 @@ def test_layers_must_be_integers(trained, tmp_path, invoke):
     assert "not a comma-separated list of integers" in result.output
 
 
-def test_force_never_replaces_a_dir_that_is_not_a_selector(trained, tmp_path, run_main):
+def test_force_never_replaces_a_dir_that_is_not_a_selector(trained, tmp_path):
     corpus_dir, model_dir, _ = trained
     other = tmp_path / "notes"
     other.mkdir()
     (other / "keep.txt").write_text("mine")
     for extra in ((), ("--force",)):
-        code, _, stderr = run_main("train", "selector", "--model", str(model_dir), "--corpus", str(corpus_dir),
+        code, _, stderr = lorecast("train", "selector", "--model", str(model_dir), "--corpus", str(corpus_dir),
                                    "-o", str(other), *FEW_POSITIVES, *extra)
         assert code == 1 and stderr.startswith("error: ")
     assert "refusing to replace it even with --force" in stderr

@@ -5,32 +5,22 @@ from __future__ import annotations
 import subprocess
 import sys
 
-CHECK = """
-import sys
-{body}
-heavy = sorted(name for name in ("torch", "transformers") if name in sys.modules)
-assert not heavy, heavy
-"""
+from cli_harness import lorecast
 
-
-def run_python(body: str) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-c", CHECK.format(body=body)], capture_output=True, text=True
-    )
+HEAVY = ("torch", "transformers")
 
 
 def test_importing_the_cli_leaves_torch_out():
-    result = run_python("import lorecast.cli")
+    code = (f"import sys\nimport lorecast.cli\nheavy = [n for n in {HEAVY!r} if n in sys.modules]\n"
+            "assert not heavy, heavy")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
 
 
 def test_train_help_leaves_torch_out():
-    body = (
-        "from click.testing import CliRunner\n"
-        "from lorecast.cli import cli\n"
-        "for command in (['train', 'generator', '--help'], ['train', 'sample', '--help']):\n"
-        "    print(CliRunner().invoke(cli, command).output)\n"
-    )
-    result = run_python(body)
-    assert result.returncode == 0, result.stderr
-    assert "--max-minutes" in result.stdout and "--rng-seed" in result.stdout
+    for command, option in ((["train", "generator", "--help"], "--max-minutes"),
+                            (["train", "sample", "--help"], "--rng-seed")):
+        result = lorecast(*command, watch=HEAVY)
+        assert result.exit_code == 0, result.stderr
+        assert result.imported == [], command
+        assert option in result.stdout

@@ -1,0 +1,256 @@
+"""The test platform's HTTP server: one ThreadingHTTPServer on a free loopback port that routes /x/... to the X
+platform and /tumblr/... to the Tumblr one, verifies every signature (oauth1.py), applies the injected faults
+(faults.py) and rate limits, and keeps the log of requests. See the package docstring for its API."""
+
+from __future__ import annotations
+
+import json
+import re
+import sys
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any, NamedTuple
+from urllib.parse import parse_qs, urlsplit
+
+from poster.credentials import OAuth1Credentials
+
+from .base import Platform, Post, Reply
+from .faults import DropAfterAccept, Duplicate, Fault, RateLimit, Slow, Status
+from .oauth1 import verify
+from .tumblr import Tumblr
+from .x import Twitter, TwitterUser
+
+
+class Logged(NamedTuple):
+    method: str
+    path: str
+    signed_ok: bool
+
+
+_PREFIXES = {"x": "twitter", "tumblr": "tumblr"}
+_NAMES = {"twitter": "twitter", "x": "twitter", "tumblr": "tumblr"}
+_TOKEN_ENDPOINTS = frozenset({"POST /oauth/request_token", "POST /oauth/access_token"})
+
+
+@dataclass
+class _Outcome:
+    reply: Reply | None  # None: drop the connection without an answer
+    delay_s: float = 0.0
+
+
+class PlatformServer:
+    def __init__(self) -> None:
+        self.twitter_user = TwitterUser(id="1500000000000000042", name="Lorecast Test", username="lorecast_test")
+        self.tumblr_blog = "lorecast-test"
+        self._platforms: dict[str, Platform] = {
+            "twitter": Twitter(self.twitter_user), "tumblr": Tumblr(self.tumblr_blog),
+        }
+        self.requests: list[Logged] = []
+        self._faults: list[tuple[str, re.Pattern[str], Fault]] = []
+        self._lock = threading.Lock()
+        self._stopping = threading.Event()
+        self._server = _Server(("127.0.0.1", 0), _Handler)
+        self._server.platform_server = self  # type: ignore[attr-defined]
+        # A short poll interval: shutdown() waits up to one interval, and every test stops a server.
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, kwargs={"poll_interval": 0.02}, name="platform-server", daemon=True
+        )
+
+    # --- addresses and keys
+
+    @property
+    def url(self) -> str:
+        host, port = self._server.server_address[:2]
+        return f"http://{host}:{port}"
+
+    @property
+    def twitter_api_url(self) -> str:
+        return f"{self.url}/x"
+
+    @property
+    def tumblr_api_url(self) -> str:
+        return f"{self.url}/tumblr"
+
+    @property
+    def tumblr_oauth_url(self) -> str:
+        return f"{self.url}/tumblr"
+
+    @property
+    def twitter_credentials(self) -> OAuth1Credentials:
+        return self._platforms["twitter"].credentials
+
+    @property
+    def tumblr_credentials(self) -> OAuth1Credentials:
+        return self._platforms["tumblr"].credentials
+
+    @property
+    def twitter_rate_limits(self) -> dict[str, int]:
+        return self._twitter.rate_limits
+
+    @property
+    def tumblr_daily_post_limit(self) -> int:
+        return self._tumblr.daily_post_limit
+
+    @tumblr_daily_post_limit.setter
+    def tumblr_daily_post_limit(self, limit: int) -> None:
+        self._tumblr.daily_post_limit = limit
+
+    @property
+    def _twitter(self) -> Twitter:
+        return self._platforms["twitter"]  # type: ignore[return-value]
+
+    @property
+    def _tumblr(self) -> Tumblr:
+        return self._platforms["tumblr"]  # type: ignore[return-value]
+
+    # --- test controls
+
+    def inject(self, platform: str, path_regex: str, fault: Fault, times: int = 1) -> None:
+        name = self._platform(platform).name
+        if isinstance(fault, Duplicate) and name != "twitter":
+            raise ValueError("only X has a duplicate-content error")
+        with self._lock:
+            self._faults.extend([(name, re.compile(path_regex), fault)] * times)
+
+    def pin_for(self, request_token: str, platform: str | None = None) -> str:
+        """The PIN the authorize page shows for `request_token` (authorizing it, as the user would)."""
+        with self._lock:
+            for candidate in ([self._platform(platform)] if platform else self._platforms.values()):
+                if request_token in candidate.validator.request_tokens:
+                    return candidate.pin_for(request_token)
+        raise KeyError("no such request token")
+
+    def posts(self, platform: str, account: str | None = None) -> list[Post]:
+        chosen = self._platform(platform)
+        with self._lock:
+            return [post for post in chosen.posts if post.account == (account or chosen.account)]
+
+    def set_engagement(self, platform: str, post_id: str, **counts: int) -> None:
+        chosen = self._platform(platform)
+        unknown = sorted(set(counts) - set(chosen.metrics))
+        if unknown:
+            raise ValueError(f"{chosen.name} has no count {unknown[0]!r}; it has {', '.join(chosen.metrics)}")
+        with self._lock:
+            post = chosen.find_post(post_id)
+            if post is None:
+                raise KeyError(f"no {chosen.name} post {post_id}")
+            post.counts.update(counts)
+
+    def _platform(self, name: str) -> Platform:
+        if name not in _NAMES:
+            raise ValueError(f"unknown platform {name!r}; use twitter (or x) or tumblr")
+        return self._platforms[_NAMES[name]]
+
+    # --- lifecycle
+
+    def __enter__(self) -> PlatformServer:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self._stopping.set()  # wakes a Slow answer that is still waiting
+        self._server.shutdown()
+        self._server.server_close()
+        self._thread.join()
+
+    # --- answering
+
+    def _take_fault(self, platform: str, path: str) -> Fault | None:
+        for index, (name, pattern, fault) in enumerate(self._faults):
+            if name == platform and pattern.search(path):
+                del self._faults[index]
+                return fault
+        return None
+
+    def _answer(self, method: str, target: str, headers: dict[str, str], body: bytes) -> _Outcome:
+        with self._lock:
+            return self._answer_locked(method, target, headers, body)
+
+    def _answer_locked(self, method: str, target: str, headers: dict[str, str], body: bytes) -> _Outcome:
+        split = urlsplit(target)
+        prefix, _, rest = split.path.lstrip("/").partition("/")
+        if prefix not in _PREFIXES:
+            self.requests.append(Logged(method, split.path, False))
+            return _Outcome(Reply(404, {"error": f"no platform under /{prefix}; use /x or /tumblr"}))
+        platform, path = self._platforms[_PREFIXES[prefix]], "/" + rest
+        query = parse_qs(split.query, keep_blank_values=True)
+        route = platform.route(method, path)
+        if route is None or route.endpoint == "GET /oauth/authorize":
+            self.requests.append(Logged(method, split.path, False))
+            return _Outcome(platform.authorize_page(query) if route else platform.error(404))
+
+        uri = f"http://{headers.get('host', '')}{target}"
+        text_body = body.decode("utf-8", errors="replace")
+        if route.endpoint in _TOKEN_ENDPOINTS:
+            token_reply = platform.token_reply(route.endpoint, uri, method, text_body, headers)
+            signed_ok, rate_key = token_reply.status == 200, platform.validator.consumer_key
+            run: Callable[[], Reply] = lambda: token_reply  # noqa: E731
+        else:
+            signed_ok, rate_key = verify(platform.resource, uri, method, text_body, headers)
+            run = lambda: platform.handle(route, query, body, headers)  # noqa: E731
+        self.requests.append(Logged(method, split.path, signed_ok))
+        if not signed_ok:
+            return _Outcome(platform.unauthorized())
+
+        fault = self._take_fault(platform.name, path)
+        within, rate_headers = platform.count_request(route.endpoint, rate_key)
+        if isinstance(fault, RateLimit):
+            return _Outcome(platform.rate_limited(route.endpoint, rate_key, fault.reset_in_s))
+        if isinstance(fault, Status):
+            reply = platform.error(fault.status)
+        elif isinstance(fault, Duplicate):
+            reply = self._twitter.duplicate()
+        elif not within:
+            reply = platform.error(429)
+        else:
+            reply = run()
+        reply = Reply(reply.status, reply.body, reply.content_type, {**reply.headers, **rate_headers})
+        if isinstance(fault, DropAfterAccept):
+            return _Outcome(None)
+        return _Outcome(reply, fault.seconds if isinstance(fault, Slow) else 0.0)
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        # A client that gave up waiting (a Slow answer past its timeout) is expected here, not an error.
+        if not isinstance(sys.exc_info()[1], ConnectionError):
+            super().handle_error(request, client_address)
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"  # keep-alive, as the real APIs
+    timeout = 5  # an idle kept-alive connection ends its thread
+
+    def do_GET(self) -> None:
+        self._serve()
+
+    def do_POST(self) -> None:
+        self._serve()
+
+    def _serve(self) -> None:
+        server: PlatformServer = self.server.platform_server  # type: ignore[attr-defined]
+        body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+        headers = {name.lower(): value for name, value in self.headers.items()}
+        outcome = server._answer(self.command, self.path, headers, body)
+        if outcome.reply is None or (outcome.delay_s and server._stopping.wait(outcome.delay_s)):
+            self.close_connection = True
+            return
+        self._send(outcome.reply)
+
+    def _send(self, reply: Reply) -> None:
+        text = reply.body if isinstance(reply.body, str) else json.dumps(reply.body)
+        payload = text.encode("utf-8")
+        self.send_response(reply.status)
+        self.send_header("Content-Type", reply.content_type)
+        self.send_header("Content-Length", str(len(payload)))
+        for name, value in reply.headers.items():
+            self.send_header(name, value)
+        self.end_headers()
+        self.wfile.write(payload)
+
+    def log_message(self, format: str, *args: Any) -> None:  # keep test output clean
+        pass
