@@ -1,7 +1,8 @@
 """Throughput and latency of the handler inside a real TorchServe: TorchServe's batching against none.
 
     .venv/bin/python benchmarks/serving_bench.py [--model demo-out/model --corpus demo-out/corpus]
-        [--selector demo-out/selector] [--clients 1,8,32] [--seconds 15] [--batch-sweep 4:25,16:50,32:100] [--json results.json]
+        [--selector demo-out/selector] [--clients 1,8,32] [--seconds 15] [--batch-sweep 4:25,16:50,32:100]
+        [--json results.json]
 
 What runs: two or more .mar built from the same model and corpus go into a temp model store, and one TorchServe
 serves them all (started by LocalTorchServe: isolated temp dir, free ports on 127.0.0.1, token auth on):
@@ -58,6 +59,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import novelty_bench
+
 from lorecast.errors import LorecastError
 from ops.archive import ServingOptions, build_archive
 from ops.local_server import LocalTorchServe
@@ -467,12 +469,15 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--selector", type=Path, default=None,
                         help="selector dir to pack into every variant (e.g. demo-out/selector); the run then "
                              "reports the selector's share of the handler's time")
-    parser.add_argument("--clients", default="1,8,32", help="closed-loop client counts, comma-separated (default: %(default)s)")
-    parser.add_argument("--seconds", type=float, default=15.0, help="measured seconds per variant and client count (default: %(default)s)")
+    parser.add_argument("--clients", default="1,8,32",
+                        help="closed-loop client counts, comma-separated (default: %(default)s)")
+    parser.add_argument("--seconds", type=float, default=15.0,
+                        help="measured seconds per variant and client count (default: %(default)s)")
     parser.add_argument("--warmup", type=float, default=3.0,
                         help="seconds of load before each measured window, whose answers are not counted "
                              "(default: %(default)s)")
-    parser.add_argument("--batch-size", type=int, default=8, help="batchSize of the `batched` variant (default: %(default)s)")
+    parser.add_argument("--batch-size", type=int, default=8,
+                        help="batchSize of the `batched` variant (default: %(default)s)")
     parser.add_argument("--max-batch-delay", type=int, default=50,
                         help="maxBatchDelay (ms) of the `batched` variant (default: %(default)s)")
     parser.add_argument("--batch-sweep", default="",

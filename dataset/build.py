@@ -41,14 +41,14 @@ from tqdm import tqdm
 from dataset.blocklist_files import read_blocklists
 from dataset.corpus import content_hash
 from dataset.corpus_writer import check_output_dir, write_corpus
-from lorecast.errors import LorecastError, SourceError
+from dataset.hashing import sha256_file
 from dataset.rules import RULE_NAMES, RuleSettings, make_rules
 from dataset.rules.chain import RuleChain
 from dataset.seed_words import count_seed_words
 from dataset.sentences import chunk_passage
-from dataset.sources.base import Record, ReaderOptions
+from dataset.sources.base import ReaderOptions, Record
 from dataset.sources.registry import parse_source_spec, read_source
-from dataset.hashing import sha256_file
+from lorecast.errors import LorecastError
 from textrules.blocklist import Blocklist
 
 DEFAULT_TITLE_FORMAT = "{title}: {text}"

@@ -9,8 +9,8 @@ import json
 from pathlib import Path
 
 from dataset.corpus import META_FILE, TEST_FILE, TRAIN_FILE, WORDS_FILE
-from lorecast.errors import LorecastError
 from dataset.output_dir import check_replaceable, write_atomically
+from lorecast.errors import LorecastError
 
 
 def check_output_dir(out_dir: Path, force: bool) -> None:

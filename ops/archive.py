@@ -41,8 +41,8 @@ import serve_handler
 import textrules
 from dataset.blocklist_files import read_blocklists
 from lorecast.errors import LorecastError
-from serve_handler import layout
 from ops.archive_check import PICKLE_SUFFIXES, check_archive
+from serve_handler import layout
 from serve_handler.settings import HandlerSettings
 
 MANIFEST_FORMAT = 1

@@ -44,7 +44,7 @@ import requests
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import ValidationError
 
-from lorecast.errors import LorecastError
+from lorecast.errors import InferenceError
 from poster.responses import excerpt, json_body, network_reason, os_cause
 
 RETRIED_STATUSES = frozenset({502, 503, 504})
@@ -54,10 +54,6 @@ _KEY_HINT = (
     "and it expires; pass that file with --key-file"
 )
 _MAX_MESSAGE_CHARS = 300
-
-
-class InferenceError(LorecastError):
-    """The inference API could not give a generation: one line, never holding the key."""
 
 
 @dataclass(frozen=True)

@@ -41,7 +41,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from lorecast.errors import LorecastError
+from lorecast.errors import DuplicateText, LedgerBusy, LedgerError
 from poster.platforms.base import Engagement
 from textrules.forms import ledger_form
 
@@ -96,18 +96,6 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
     ),
 )
 SCHEMA_VERSION = len(MIGRATIONS)
-
-
-class LedgerError(LorecastError):
-    """The ledger cannot do what was asked: one line naming the ledger file or the post."""
-
-
-class LedgerBusy(LedgerError):
-    """Another live run holds the lock of this platform account."""
-
-
-class DuplicateText(LedgerError):
-    """This account already has a pending or posted row with the same normalized text."""
 
 
 @dataclass(frozen=True)
@@ -491,7 +479,4 @@ def _gone(holder: str) -> bool:
     return False
 
 
-__all__ = [
-    "DuplicateText", "Ledger", "LedgerBusy", "LedgerError", "MetricsRow", "PostRow", "holder_id",
-    "text_key",
-]
+__all__ = ["Ledger", "MetricsRow", "PostRow", "holder_id", "text_key"]

@@ -21,15 +21,11 @@ import requests
 from requests_oauthlib import OAuth1Session
 from requests_oauthlib.oauth1_session import TokenRequestDenied
 
-from lorecast.errors import LorecastError
+from lorecast.errors import PinFlowError
 from poster.credentials import scrub
 from poster.responses import excerpt, json_body, network_reason
 
 _MAX_MESSAGE_CHARS = 300
-
-
-class PinFlowError(LorecastError):
-    """The PIN flow could not get a token: one line, without secrets."""
 
 
 @dataclass(frozen=True)

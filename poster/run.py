@@ -23,20 +23,19 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 
-from lorecast.errors import LorecastError
+from lorecast.errors import (
+    AuthRefused,
+    DuplicatePost,
+    NothingToPost,
+    PlatformError,
+    RateLimited,
+    RateLimitedExit,
+)
 from poster.inference import InferenceClient
 from poster.ledger import Ledger, holder_id
-from poster.platforms.base import AuthRefused, DuplicatePost, Platform, PlatformError, RateLimited
+from poster.platforms.base import Platform
 
 Say = Callable[[str], None]
-
-
-class RateLimitedExit(LorecastError):
-    """The platform's rate limit resets after the run's deadline: stop now, the next run will post."""
-
-
-class NothingToPost(LorecastError):
-    """No candidate could be posted (all seen before, too long, or filtered): nothing was sent."""
 
 
 @dataclass(frozen=True)

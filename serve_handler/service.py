@@ -43,7 +43,6 @@ import torch
 from transformers import AutoModelForCausalLM, AutoTokenizer, PreTrainedModel, PreTrainedTokenizerBase
 
 from serve_handler import layout
-from textrules.blocklist import Blocklist, read_terms
 from serve_handler.engine import Job, encode_prompt, generate_candidates
 from serve_handler.filters.base import Draft
 from serve_handler.filters.chain import FilterChain, default_chain
@@ -53,6 +52,7 @@ from serve_handler.request import GenerationRequest, RequestError, parse_request
 from serve_handler.seeds import SeedWords
 from serve_handler.selector import Selector
 from serve_handler.settings import HandlerSettings
+from textrules.blocklist import Blocklist, read_terms
 
 _RNG_SEED_BITS = 63  # the schema's bound: 0 .. 2**63 - 1
 

@@ -51,8 +51,10 @@ class HandlerSettings:
         values = {}
         for name, value in section.items():
             wanted = int if known[name] == "int" else float
-            if isinstance(value, bool) or not isinstance(value, (int, float)) or (wanted is int and value != int(value)):
-                raise SettingsError(f"handler.{name} must be a number{' (whole)' if wanted is int else ''}, got {value!r}")
+            not_a_number = isinstance(value, bool) or not isinstance(value, (int, float))
+            if not_a_number or (wanted is int and value != int(value)):
+                whole = " (whole)" if wanted is int else ""
+                raise SettingsError(f"handler.{name} must be a number{whole}, got {value!r}")
             values[name] = wanted(value)
         return cls(**values)
 

@@ -8,7 +8,6 @@ our packages, at module level or inside a function, `if TYPE_CHECKING:` included
 from __future__ import annotations
 
 import pytest
-
 from house_tools import ANY, OUR_PACKAGES, check_house, import_graph, import_sites, module_files, rule
 
 ERRORS = "lorecast.errors"

@@ -19,10 +19,10 @@ import zipfile
 from pathlib import Path
 
 import pytest
-
 from house_tools import ROOT, extra_requirements, make_clean_venv
-from ops.torchserve_config import isolated_addresses, merge_properties
 from serving_setup import MODEL, post
+
+from ops.torchserve_config import isolated_addresses, merge_properties
 
 pytestmark = pytest.mark.slow
 

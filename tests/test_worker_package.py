@@ -13,12 +13,10 @@
 from __future__ import annotations
 
 import json
-import sys
 import zipfile
 from pathlib import Path
 
 import pytest
-
 from house_tools import (
     HANDLER_MODULE,
     OUR_PACKAGES,
@@ -30,8 +28,9 @@ from house_tools import (
     package_files,
     serve_venv,
 )
-from ops.local_server import LocalTorchServe
 from serving_setup import MODEL, post
+
+from ops.local_server import LocalTorchServe
 
 NOT_IN_THE_WORKER = ("dataset", "trainer", "ops", "poster", "lorecast", "benchmarks", "click", "psutil")
 

@@ -4,8 +4,8 @@
 caller can count rejections by term), or None. `parse_terms` / `read_terms` read a blocklist file (format there).
 
 What is normalized, in this order:
-1. Text and terms (`forms.blocklist_form`): Unicode NFKD, combining marks dropped, `casefold()`, and runs of one character
-   longer than three cut to three. So "BÀD", "bád" and fullwidth "ｂａｄ" read "bad", "baaaaad" reads "baaad".
+1. Text and terms (`forms.blocklist_form`): Unicode NFKD, combining marks dropped, `casefold()`, and runs of one
+   character longer than three cut to three. So "BÀD", "bád" and fullwidth "ｂａｄ" read "bad", "baaaaad" reads "baaad".
 2. Each letter of a term also matches its leetspeak stand-ins: a: 4 @; e: 3; i: 1 ! |; l: 1 ! |; o: 0; s: 5 $;
    t: 7. A stand-in inside a term ("a$$") matches the letters it stands for, and the letters' own stand-ins.
 3. Each letter may appear up to three extra times ("baaad", "b-a-a-d"), and up to three separator characters

@@ -14,8 +14,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import timedelta
 
-from lorecast.errors import LorecastError
 from dataset.hashing import sha256_file
+from lorecast.errors import LorecastError
 from trainer.engagement import label_by_engagement
 
 

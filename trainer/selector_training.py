@@ -54,8 +54,8 @@ from tqdm import tqdm
 from transformers import AutoModelForCausalLM, AutoTokenizer, PreTrainedModel, PreTrainedTokenizerBase
 
 from dataset.corpus import TEST_FILE, WORDS_FILE, load_corpus
-from lorecast.errors import LorecastError
 from dataset.hashing import sha256_file
+from lorecast.errors import LorecastError
 from serve_handler.device import choose_local_device
 from serve_handler.seeds import SeedWords
 from serve_handler.selector import Selector, text_features

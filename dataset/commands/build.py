@@ -7,9 +7,9 @@ from pathlib import Path
 import click
 
 from dataset.build import DEFAULT_TITLE_FORMAT, BuildOptions, BuildSummary, build_corpus
-from lorecast.errors import LorecastError
 from dataset.rules import DEFAULT_LABELS, RULES, parse_rule_selection
 from dataset.sources.base import ReaderOptions
+from lorecast.errors import LorecastError
 
 _DEFAULTS = BuildOptions()
 

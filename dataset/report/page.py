@@ -139,7 +139,8 @@ def _overlap(overlaps: dict[str, OverlapStats], chart: str | None) -> str:
         return ""
     sides = list(overlaps.items())
     rows = [["lines"] + [_number(o.lines) for _, o in sides]]
-    rows += [[f"{n}-grams found in train"] + [_percent(o.ngram_share[n]) for _, o in sides] for n in range(1, MAX_N + 1)]
+    rows += [[f"{n}-grams found in train"] + [_percent(o.ngram_share[n]) for _, o in sides]
+             for n in range(1, MAX_N + 1)]
     rows.append(["lines copied verbatim from train"] + [
         f"{_percent(o.verbatim_share)} ({o.verbatim_lines:,})" for _, o in sides
     ])

@@ -15,11 +15,11 @@ from __future__ import annotations
 from pathlib import Path
 
 from dataset.corpus import load_corpus
-from lorecast.errors import LorecastError, SourceError
 from dataset.report import charts
 from dataset.report.page import REPORT_MARKER, render_page
 from dataset.report.stats import OverlapStats, describe, ngram_overlap
 from dataset.sources.textio import iter_lines
+from lorecast.errors import LorecastError, SourceError
 
 INDEX_FILE = "index.html"
 

@@ -13,7 +13,6 @@ finished examples. Whatever order a user lists them in, they run in this one.
 
 from __future__ import annotations
 
-from lorecast.errors import LorecastError
 from dataset.rules.base import Rule, RuleSettings
 from dataset.rules.blocklist import Blocklist
 from dataset.rules.entities import Entities
@@ -24,6 +23,7 @@ from dataset.rules.quotes import Quotes
 from dataset.rules.text_art import TextArt
 from dataset.rules.upgrade_suffix import UpgradeSuffix
 from dataset.rules.whitespace import Whitespace
+from lorecast.errors import LorecastError
 
 RULES: tuple[type[Rule], ...] = (
     Placeholders,

@@ -17,9 +17,9 @@ import csv
 from pathlib import Path
 from typing import Iterator
 
-from lorecast.errors import SourceError
 from dataset.sources.base import Record, SourceReader
 from dataset.sources.textio import format_suffix, iter_lines, origin
+from lorecast.errors import SourceError
 
 
 class CsvReader(SourceReader):

@@ -29,9 +29,9 @@ from pathlib import Path
 from typing import Iterator
 from xml.parsers import expat
 
-from lorecast.errors import SourceError
 from dataset.sources.base import Record, SourceReader
 from dataset.sources.textio import open_binary, origin
+from lorecast.errors import SourceError
 
 
 @dataclass(frozen=True)

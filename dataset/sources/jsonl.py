@@ -13,9 +13,9 @@ import json
 from pathlib import Path
 from typing import Iterator
 
-from lorecast.errors import SourceError
 from dataset.sources.base import Record, SourceReader
 from dataset.sources.textio import iter_lines, origin
+from lorecast.errors import SourceError
 
 
 def parse_json_object(line: str, path: Path, number: int) -> dict:

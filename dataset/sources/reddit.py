@@ -37,10 +37,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterator
 
-from lorecast.errors import SourceError
 from dataset.sources.base import Record, SourceReader
 from dataset.sources.jsonl import parse_json_object
 from dataset.sources.textio import iter_lines, origin
+from lorecast.errors import SourceError
 
 REMOVED_MARKERS = frozenset({"[removed]", "[deleted]", "[deleted by user]"})
 

@@ -15,14 +15,14 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from lorecast.errors import SourceError
-from dataset.sources.base import Record, ReaderOptions, SourceReader
+from dataset.sources.base import ReaderOptions, Record, SourceReader
 from dataset.sources.csvfile import CsvReader
 from dataset.sources.fmg import FmgReader
 from dataset.sources.jsonl import JsonlReader
 from dataset.sources.plaintext import PlainTextReader
 from dataset.sources.reddit import RedditReader
 from dataset.sources.textio import format_suffix
+from lorecast.errors import SourceError
 
 READERS: dict[str, type[SourceReader]] = {
     reader.format: reader for reader in (FmgReader, PlainTextReader, JsonlReader, CsvReader, RedditReader)

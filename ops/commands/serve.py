@@ -70,8 +70,9 @@ def serve_group() -> None:
 @click.option(
     "--config",
     type=click.Path(path_type=Path, dir_okay=False),
-    help="Base TorchServe config.properties (addresses, token auth, metrics, JVM heap). Default: lorecast's own "
-    "(the repository's config.properties, shipped in the package). Its model_store and load_models are replaced by the options above.",
+    help="Base TorchServe config.properties (addresses, token auth, request limits, metrics, JVM heap). Default: "
+    "lorecast's own (the repository's config.properties, shipped in the package). Its model_store and load_models "
+    "are replaced by the options above.",
 )
 @_run_dir_option
 @click.option(

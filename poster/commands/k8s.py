@@ -16,8 +16,8 @@ from pathlib import Path
 import click
 
 from lorecast.errors import LorecastError, SourceError
-from poster.k8s_secret import DNS_LABEL, DNS_SUBDOMAIN, SECRET_PLATFORMS
 from poster.env_file import DotEnvGroup
+from poster.k8s_secret import DNS_LABEL, DNS_SUBDOMAIN, SECRET_PLATFORMS
 
 
 @click.group("k8s", cls=DotEnvGroup)

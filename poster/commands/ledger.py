@@ -24,8 +24,8 @@ import click
 
 from lorecast.errors import LorecastError
 from poster.commands.options import ledger_option
-from poster.ledger import STATES, Ledger, MetricsRow, PostRow
 from poster.env_file import DotEnvGroup
+from poster.ledger import STATES, Ledger, MetricsRow, PostRow
 
 _TEXT_WIDTH = 60
 

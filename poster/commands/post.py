@@ -32,8 +32,7 @@ def _say(line: str) -> None:
 
 def _run(action):
     """Run `action()`, turning the lock and rate-limit stops into their exit codes."""
-    from poster.ledger import LedgerBusy
-    from poster.run import RateLimitedExit
+    from lorecast.errors import LedgerBusy, RateLimitedExit
 
     try:
         return action()

@@ -21,28 +21,6 @@ from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from lorecast.errors import LorecastError
-
-
-class PlatformError(LorecastError):
-    def __init__(self, message: str, *, transient: bool = False) -> None:
-        super().__init__(message)
-        self.transient = transient
-
-
-class DuplicatePost(PlatformError):
-    pass
-
-
-class AuthRefused(PlatformError):
-    pass
-
-
-class RateLimited(PlatformError):
-    def __init__(self, message: str, reset_at: float | None) -> None:
-        super().__init__(message, transient=True)
-        self.reset_at = reset_at
-
 
 @dataclass(frozen=True)
 class Engagement:

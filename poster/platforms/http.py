@@ -16,8 +16,8 @@ from typing import Any
 import requests
 from requests_oauthlib import OAuth1Session
 
+from lorecast.errors import PlatformError
 from poster.credentials import OAuth1Credentials, scrub
-from poster.platforms.base import PlatformError
 from poster.responses import network_reason
 
 _MAX_MESSAGE_CHARS = 300

@@ -30,9 +30,9 @@ from urllib.parse import quote
 
 import requests
 
-from lorecast.errors import LorecastError
+from lorecast.errors import AuthRefused, LorecastError, RateLimited
 from poster.credentials import OAuth1Credentials
-from poster.platforms.base import AuthRefused, Engagement, Platform, RateLimited
+from poster.platforms.base import Engagement, Platform
 from poster.platforms.http import SignedApi, header_number, resets
 from poster.responses import excerpt, json_body
 from textrules.forms import platform_form

@@ -26,8 +26,9 @@ from typing import Any, NamedTuple
 
 import requests
 
+from lorecast.errors import AuthRefused, DuplicatePost, RateLimited
 from poster.credentials import OAuth1Credentials
-from poster.platforms.base import AuthRefused, DuplicatePost, Engagement, Platform, RateLimited
+from poster.platforms.base import Engagement, Platform
 from poster.platforms.http import SignedApi, header_number, resets
 from poster.responses import excerpt, json_body
 from poster.twitter_text import INVALID_CHARACTERS, MAX_WEIGHTED_LENGTH, weighted_length

@@ -5,9 +5,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import ClassVar
 
-from textrules.blocklist import Blocklist
 from serve_handler.filters.base import CandidateFilter, Draft
 from serve_handler.request import GenerationRequest
+from textrules.blocklist import Blocklist
 
 
 class BlocklistFilter(CandidateFilter):

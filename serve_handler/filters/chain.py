@@ -12,7 +12,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from textrules.blocklist import Blocklist
 from serve_handler.filters.base import CandidateFilter, Draft
 from serve_handler.filters.blocklist import BlocklistFilter
 from serve_handler.filters.duplicate import DuplicateFilter
@@ -23,6 +22,7 @@ from serve_handler.filters.toxicity import ToxicityFilter
 from serve_handler.novelty import NoveltyIndex
 from serve_handler.request import GenerationRequest
 from serve_handler.settings import HandlerSettings
+from textrules.blocklist import Blocklist
 
 
 class FilterChain:

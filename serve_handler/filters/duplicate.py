@@ -1,8 +1,8 @@
 """Reject a draft whose text equals that of an earlier kept draft anywhere in the batch.
 
 Texts are compared in the novelty check's normal form (textrules.forms.novelty_form: case, spacing and edge
-punctuation ignored), so "It works." and "it works" are the same text. Across requests too: two requests served in one batch never get
-the same text, e.g. two posters asking at once.
+punctuation ignored), so "It works." and "it works" are the same text. Across requests too: two requests served
+in one batch never get the same text, e.g. two posters asking at once.
 """
 
 from __future__ import annotations

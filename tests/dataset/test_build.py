@@ -9,9 +9,9 @@ import pytest
 import dataset.output_dir
 from dataset.build import BuildOptions, build_corpus, split_train_test
 from dataset.corpus import CORPUS_FILES, content_hash, load_corpus
-from lorecast.errors import LorecastError, SourceError
 from dataset.rules import RULE_NAMES
 from dataset.sources.base import ReaderOptions
+from lorecast.errors import LorecastError, SourceError
 
 FIXTURES = Path(__file__).parent.parent / "fixtures" / "build"
 ITEMS = FIXTURES / "items.jsonl"
@@ -183,7 +183,7 @@ def test_titles_can_be_ignored_or_formatted(tmp_path):
 @pytest.mark.parametrize("title_format", ["{title}", "{name}: {text}", "{title: {text}", "{0} {text}"])
 def test_bad_title_format_is_a_clear_error_before_anything_is_read(tmp_path, title_format):
     with pytest.raises(LorecastError, match="--title-format"):
-        build_corpus([str(tmp_path / "missing.txt")], tmp_path / "out", 
+        build_corpus([str(tmp_path / "missing.txt")], tmp_path / "out",
                      BuildOptions(title_format=title_format))
     assert not (tmp_path / "out").exists()
 

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from lorecast.errors import LorecastError
 from dataset.report.writer import read_generated, write_report
+from lorecast.errors import LorecastError
 
 FIXTURES = Path(__file__).parent.parent / "fixtures" / "report"
 CORPUS = FIXTURES / "corpus"

@@ -4,9 +4,9 @@ from pathlib import Path
 
 import pytest
 
-from lorecast.errors import SourceError
 from dataset.sources.base import ReaderOptions
 from dataset.sources.registry import read_source
+from lorecast.errors import SourceError
 
 FIXTURES = Path(__file__).parent.parent / "fixtures" / "sources"
 

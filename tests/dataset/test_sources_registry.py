@@ -5,9 +5,9 @@ from pathlib import Path, PureWindowsPath
 
 import pytest
 
-from lorecast.errors import SourceError
 from dataset.sources.base import ReaderOptions
 from dataset.sources.registry import READERS, parse_source_spec, read_source
+from lorecast.errors import SourceError
 
 FIXTURES = Path(__file__).parent.parent / "fixtures" / "sources"
 

@@ -10,8 +10,8 @@ import requests
 from cli_harness import lorecast, start_lorecast
 from platform_server import PlatformServer
 
+from lorecast.errors import PinFlowError
 from poster.credentials import OAuth1Credentials
-from poster.oauth_pin import PinFlowError
 from poster.platforms.tumblr import TumblrPlatform
 from poster.platforms.twitter import TwitterPlatform
 

@@ -12,9 +12,9 @@ import pytest
 from cli_harness import lorecast
 from inference_standin import NO_WORKER, Answer
 
+from lorecast.errors import InferenceError
 from poster import inference
 from poster.commands import generate_command
-from poster.inference import InferenceError
 
 SCHEMA = json.loads((Path(__file__).parents[2] / "serve_handler" / "request_schema.json").read_text())
 KEY_ENV = ("LORECAST_ENDPOINT", "LORECAST_INFERENCE_KEY", "LORECAST_KEY_FILE")

@@ -11,8 +11,9 @@ from dataclasses import fields
 import pytest
 from inference_standin import NO_WORKER, Answer, Delay, Drop, StandIn
 
+from lorecast.errors import InferenceError
 from poster import inference
-from poster.inference import GeneratedText, Generation, InferenceClient, InferenceError, read_key_file
+from poster.inference import GeneratedText, Generation, InferenceClient, read_key_file
 from serve_handler.request import RESPONSE_SCHEMA
 
 FAST = {"backoff": 0.001}  # retries stay, pauses shrink

@@ -17,11 +17,10 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from textrules.forms import ledger_form
-from poster.ledger import (
-    SCHEMA_VERSION, DuplicateText, Ledger, LedgerBusy, LedgerError, holder_id, text_key,
-)
+from lorecast.errors import DuplicateText, LedgerBusy, LedgerError
+from poster.ledger import SCHEMA_VERSION, Ledger, holder_id, text_key
 from poster.platforms.base import Engagement
+from textrules.forms import ledger_form
 from trainer.engagement import label_by_engagement
 
 FORK = multiprocessing.get_context("fork")

@@ -15,8 +15,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 from platform_server import DropAfterAccept, Duplicate, PlatformServer, RateLimit, Slow, Status
 
+from lorecast.errors import AuthRefused, DuplicatePost, PlatformError, RateLimited
 from poster.credentials import OAuth1Credentials
-from poster.platforms.base import AuthRefused, DuplicatePost, Engagement, PlatformError, RateLimited
+from poster.platforms.base import Engagement
 from poster.platforms.stdout import StdoutPlatform
 from poster.platforms.tumblr import TumblrPlatform
 from poster.platforms.twitter import TwitterPlatform

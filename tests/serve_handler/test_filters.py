@@ -8,7 +8,6 @@ from __future__ import annotations
 import profanity_check
 import pytest
 
-from textrules.blocklist import Blocklist
 from serve_handler.filters import (
     BlocklistFilter,
     Draft,
@@ -19,6 +18,7 @@ from serve_handler.filters import (
 )
 from serve_handler.novelty import NoveltyIndex
 from serve_handler.request import GenerationRequest, request_from_fields
+from textrules.blocklist import Blocklist
 
 TRAINING = [
     "The old wizard patched the kernel before dawn.",

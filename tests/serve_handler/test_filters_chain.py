@@ -8,11 +8,11 @@ from typing import ClassVar
 
 import pytest
 
-from textrules.blocklist import Blocklist
 from serve_handler.filters import CandidateFilter, Draft, FilterChain, default_chain
 from serve_handler.novelty import NoveltyIndex
 from serve_handler.request import GenerationRequest, request_from_fields
 from serve_handler.settings import HandlerSettings
+from textrules.blocklist import Blocklist
 
 REASONS = ("sentence_end", "length", "blocklist", "toxicity", "novelty", "duplicate")
 

@@ -5,8 +5,8 @@ from pathlib import Path
 import pytest
 from jsonschema import Draft202012Validator
 
-from serve_handler.request import ERROR_SCHEMA, REQUEST_SCHEMA, RESPONSE_SCHEMA
 from ops.schema_doc import BEGIN, END, RESPONSE_BEGIN, RESPONSE_END, render, render_response
+from serve_handler.request import ERROR_SCHEMA, REQUEST_SCHEMA, RESPONSE_SCHEMA
 
 README = Path(__file__).resolve().parents[2] / "README.md"
 BOUNDS = ("minimum", "maximum", "exclusiveMinimum", "minLength", "maxLength")

@@ -15,10 +15,10 @@ import urllib.error
 from pathlib import Path
 
 import pytest
+from serving_setup import MODEL, post
 
 from ops.local_server import DEFAULT_CONFIG, LocalTorchServe
 from serve_handler.request import MAX_BODY_BYTES
-from serving_setup import MODEL, post
 
 pytestmark = pytest.mark.slow
 

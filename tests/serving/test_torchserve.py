@@ -8,9 +8,9 @@ import urllib.request
 
 import pytest
 from jsonschema import Draft202012Validator
+from serving_setup import BATCH_SIZE, MODEL, post
 
 from serve_handler.request import ERROR_SCHEMA, RESPONSE_SCHEMA
-from serving_setup import BATCH_SIZE, MODEL, post
 
 RESPONSE, ERROR = Draft202012Validator(RESPONSE_SCHEMA), Draft202012Validator(ERROR_SCHEMA)
 
