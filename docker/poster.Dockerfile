@@ -1,5 +1,5 @@
 # The lorecast poster image: `lorecast post|feedback|ledger|auth` with the base install and the poster extra only
-# (click, tqdm, requests, requests-oauthlib): no torch. Build from the repository root (`make images` does):
+# (click, tqdm, requests, requests-oauthlib, jsonschema): no torch. Build from the repository root (`make images` does):
 #   docker build -f docker/poster.Dockerfile -t ghcr.io/lorecast/poster:0.1.0 .
 ARG PYTHON_IMAGE=python:3.11-slim-bookworm
 
