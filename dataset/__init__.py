@@ -1,4 +1,5 @@
-"""Sources and text: turn corpora (FMG XML, plain text, JSONL/CSV, Reddit dumps) into a corpus dir.
+"""Sources and text: turn corpora (FMG XML, plain text, JSONL/CSV, Reddit dumps) into a corpus dir (contract 1).
 
-This package never imports torch: it runs on any machine, the slim poster image included.
+The ground floor: of ours it imports only lorecast.errors and textrules (the rules it shares with the worker),
+and never torch, so it runs on any machine.
 """

@@ -62,6 +62,14 @@ class Route(NamedTuple):
     args: tuple[str, ...]  # the path's variable parts
 
 
+# The OAuth1 sign-in endpoints every OAuth1 platform here serves (routes: method, path pattern, name).
+OAUTH1_ROUTES = (
+    ("POST", re.compile(r"/oauth/request_token"), "POST /oauth/request_token"),
+    ("GET", re.compile(r"/oauth/authorize"), "GET /oauth/authorize"),
+    ("POST", re.compile(r"/oauth/access_token"), "POST /oauth/access_token"),
+)
+
+
 class Platform(ABC):
     """What the two platforms share: routing, the OAuth endpoints, posts and their ids."""
 

@@ -25,7 +25,7 @@ import time
 from http import HTTPStatus
 from typing import Any
 
-from .base import Platform, Post, Reply, Route, Window
+from .base import OAUTH1_ROUTES, Platform, Post, Reply, Route, Window
 
 TUMBLR_METRICS = ("note_count",)
 TUMBLR_HOURLY_LIMIT, TUMBLR_DAILY_LIMIT = 1000, 5000  # API calls per consumer key
@@ -38,9 +38,7 @@ class Tumblr(Platform):
     routes = (
         ("POST", re.compile(r"/v2/blog/([^/]+)/posts"), "POST /v2/blog/:blog/posts"),
         ("GET", re.compile(r"/v2/blog/([^/]+)/posts"), "GET /v2/blog/:blog/posts"),
-        ("POST", re.compile(r"/oauth/request_token"), "POST /oauth/request_token"),
-        ("GET", re.compile(r"/oauth/authorize"), "GET /oauth/authorize"),
-        ("POST", re.compile(r"/oauth/access_token"), "POST /oauth/access_token"),
+        *OAUTH1_ROUTES,
     )
 
     def __init__(self, blog: str) -> None:

@@ -36,7 +36,7 @@ from dataclasses import dataclass
 from http import HTTPStatus
 from typing import Any
 
-from .base import Platform, Post, Reply, Route, Window
+from .base import OAUTH1_ROUTES, Platform, Post, Reply, Route, Window
 
 X_METRICS = ("retweet_count", "reply_count", "like_count", "quote_count", "impression_count")
 MAX_WEIGHTED_LENGTH = 280
@@ -102,9 +102,7 @@ class Twitter(Platform):
         ("GET", re.compile(r"/2/tweets"), "GET /2/tweets"),
         ("GET", re.compile(r"/2/users/me"), "GET /2/users/me"),
         ("GET", re.compile(r"/2/users/(\d+)/tweets"), "GET /2/users/:id/tweets"),
-        ("POST", re.compile(r"/oauth/request_token"), "POST /oauth/request_token"),
-        ("GET", re.compile(r"/oauth/authorize"), "GET /oauth/authorize"),
-        ("POST", re.compile(r"/oauth/access_token"), "POST /oauth/access_token"),
+        *OAUTH1_ROUTES,
     )
 
     def __init__(self, user: TwitterUser) -> None:
