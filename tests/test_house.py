@@ -35,9 +35,7 @@ HOUSE = {
         never={"click", "psutil", "requests"},
     ),
     # The selector trainer reads the posters' ledger.
-    # `train sample` takes the handler settings' options from `lorecast archive`'s, as it previews an archive.
-    "trainer": rule(ours={ERRORS, "dataset", "textrules", "serve_handler", "poster.ledger",
-                          "ops.commands.handler_options"}, third_party=ANY),
+    "trainer": rule(ours={ERRORS, "dataset", "textrules", "serve_handler", "poster.ledger"}, third_party=ANY),
     # The manifest check reads which env vars the poster commands take (ops/k8s_check.py).
     "ops": rule(ours={ERRORS, "dataset", "trainer", "serve_handler", "textrules", "poster.commands"},
                 third_party=ANY),
@@ -105,6 +103,7 @@ def test_todays_tree_keeps_to_the_house():
         ("trainer.selector_training", "poster.run", "of ours, trainer may import only"),
         ("trainer.selector_training", "ops.archive", "of ours, trainer may import only"),
         ("trainer.sampling", "ops.commands.archive", "of ours, trainer may import only"),
+        ("trainer.commands.train", "ops.local_server", "of ours, trainer may import only"),
         ("ops.archive", "poster.run", "of ours, ops may import only"),
         ("ops.archive", "lorecast.cli", "of ours, ops may import only"),
         ("elsewhere.module", "os", "has no row in the house table"),

@@ -12,7 +12,7 @@ import click
 from click.core import ParameterSource
 
 from lorecast.errors import LorecastError
-from ops.commands.handler_options import handler_settings, handler_settings_options
+from trainer.commands.handler_options import handler_settings, handler_settings_options
 
 
 @click.command("archive")

@@ -15,7 +15,7 @@ import click
 from click.core import ParameterSource
 
 import serve_handler
-from ops.commands.handler_options import handler_settings, handler_settings_options
+from trainer.commands.handler_options import handler_settings, handler_settings_options
 from trainer.model_dir import read_metadata
 from trainer.presets import PRESETS
 

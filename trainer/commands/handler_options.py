@@ -1,5 +1,6 @@
-"""The handler's own settings (serve_handler/settings.py) as options: `lorecast archive` packs them into
-model-config.yaml, and `lorecast train sample` previews what an archive built with them serves.
+"""The handler's own settings (serve_handler/settings.py) as options: `lorecast train sample` previews what an
+archive built with them serves, and `lorecast archive` (ops/) packs them into model-config.yaml. They live here,
+not in ops/, because ops/ builds on trainer/ (the archive reads the model dir's metadata), never the reverse.
 
     @handler_settings_options            adds --familiar-words, --min-chars, --max-chars, --toxicity-threshold
     def command(..., **options): settings = handler_settings(options)   # takes those four out of options
