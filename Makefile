@@ -34,8 +34,10 @@ demo: venv
 		-o $(DEMO_OUT)/corpus --force
 	$(BIN)/lorecast train generator --corpus $(DEMO_OUT)/corpus --preset tiny --max-minutes $(DEMO_MINUTES) \
 		-o $(DEMO_OUT)/model --force
-	$(BIN)/lorecast train sample --model $(DEMO_OUT)/model --corpus $(DEMO_OUT)/corpus -n 200 --rng-seed 0 \
-		> $(DEMO_OUT)/samples.txt
+	@# Texts as the handler serves them, each from its own seed word, with copies of train.txt kept
+	@# (--min-novelty 0): the report below measures how much the model copies.
+	$(BIN)/lorecast train sample --model $(DEMO_OUT)/model --corpus $(DEMO_OUT)/corpus -n 200 --per-request 1 \
+		--min-novelty 0 --rng-seed 0 > $(DEMO_OUT)/samples.txt
 	head -n 8 $(DEMO_OUT)/samples.txt
 	$(BIN)/lorecast dataset inspect $(DEMO_OUT)/corpus --against $(DEMO_OUT)/samples.txt \
 		-o $(DEMO_OUT)/report --force

@@ -16,10 +16,10 @@ from __future__ import annotations
 
 import re
 
-from textrules.sentences import OPENERS, is_abbreviation
+from textrules.sentences import CLOSERS, OPENERS, is_abbreviation
 
 # Candidate ends: the punctuation, closing quotes/brackets, then the whitespace we split on.
-_END = re.compile(r"(?P<punct>\.\.\.|…|[.!?]+)(?P<close>[\"'”’»)\]]*)(?P<space>\s+)")
+_END = re.compile(rf"(?P<punct>\.\.\.|…|[.!?]+)(?P<close>[{re.escape(CLOSERS)}]*)(?P<space>\s+)")
 
 
 def _starts_sentence(text: str, position: int) -> bool:

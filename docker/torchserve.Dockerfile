@@ -17,7 +17,7 @@ RUN python -m venv /opt/venv
 ENV PATH=/opt/venv/bin:$PATH
 RUN pip install --no-cache-dir --index-url "$TORCH_INDEX_URL" "$TORCH"
 # The requirements of the `serve` extra, read from pyproject.toml, and not the project itself: the .mar carries
-# its own serve_handler package, and an installed copy would hide a file missing from the archive.
+# its own serve_handler/ and textrules/ packages, and an installed copy would hide a file missing from the archive.
 COPY pyproject.toml /tmp/pyproject.toml
 RUN python -c 'import tomllib; print("\n".join(tomllib.load(open("/tmp/pyproject.toml", "rb"))["project"]["optional-dependencies"]["serve"]))' \
         > /tmp/serve-requirements.txt \

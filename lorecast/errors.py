@@ -3,8 +3,8 @@ poster's own exit codes) instead of a traceback. Every package raises from here,
 of problem without importing the package that had it.
 
     LorecastError            a problem the user can fix: a bad path, a malformed file, a bad option
-    ├── SourceError          a file that cannot be read, with its line        dataset (sources, blocklists),
-    │                                                                         poster (.env), ops, trainer
+    ├── SourceError          a file that cannot be read, with its line        dataset (sources, blocklist
+    │                                                                         files), poster (.env, k8s secret)
     ├── LedgerError          the posters' ledger cannot do what was asked     poster.ledger
     │   ├── LedgerBusy       another live run holds the account's lock        (exit 73)
     │   └── DuplicateText    the account already has this text                poster.ledger

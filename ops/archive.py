@@ -41,9 +41,10 @@ import serve_handler
 import textrules
 from dataset.blocklist_files import read_blocklists
 from lorecast.errors import LorecastError
-from ops.archive_check import PICKLE_SUFFIXES, check_archive
+from ops.archive_check import check_archive
 from serve_handler import layout
 from serve_handler.settings import HandlerSettings
+from textrules.blocklist import format_terms
 
 MANIFEST_FORMAT = 1
 PACKAGE_SUFFIXES = (".py", ".json")  # modules and the schemas they load
@@ -91,6 +92,7 @@ def build_archive(
     """
     from dataset.corpus import TRAIN_FILE, WORDS_FILE, load_corpus
     from trainer.model_dir import read_metadata
+    from trainer.selector_dir import read_selector_dir
 
     output = Path(output)
     model_dir, corpus_dir = Path(model_dir), Path(corpus_dir)
@@ -103,7 +105,7 @@ def build_archive(
         raise LorecastError(f"{model_dir}: model dir lacks {', '.join(missing)} (needed in the archive)")
     corpus = load_corpus(corpus_dir)
     terms = read_blocklists(blocklists)
-    selector_files = _selector_files(Path(selector_dir)) if selector_dir is not None else []
+    selector_files = read_selector_dir(Path(selector_dir)) if selector_dir is not None else []
     if importlib.util.find_spec("model_archiver") is None:
         raise LorecastError("torch-model-archiver is not installed (pip install 'lorecast[serve]')")
     if training.get("corpus_content_hash") not in (None, corpus.content_hash):
@@ -155,7 +157,7 @@ def _stage(stage: Path, model_dir: Path, words: Path, sentences: Path, selector_
         _copy(source, stage, f"{layout.SELECTOR_DIR}/{source.name}", files)
     _copy(words, stage, layout.SEED_WORDS, files)
     _copy(sentences, stage, layout.NOVELTY_SENTENCES, files)
-    _write(stage, layout.BLOCKLIST, "".join(term + "\n" for term in terms).encode("utf-8"), files)
+    _write(stage, layout.BLOCKLIST, format_terms(terms).encode("utf-8"), files)
     model_config = yaml.safe_dump(options.model_config(), sort_keys=False)
     _write(stage, layout.MODEL_CONFIG, model_config.encode("utf-8"), files)
     return files
@@ -190,30 +192,6 @@ def _check_output(output: Path, force: bool) -> None:
         raise LorecastError(f"{output}: already exists (use --force to replace it)")
     if output.parent.exists() and not output.parent.is_dir():
         raise LorecastError(f"{output.parent}: not a directory")
-
-
-def _selector_files(directory: Path) -> list[Path]:
-    """The files of a selector dir (contract 3, serve_handler/selector.py), once it has loaded as a selector; a
-    pickle anywhere in it is refused."""
-    from serve_handler.selector import CONFIG_FILE, WEIGHTS_FILE, Selector
-
-    if not directory.is_dir():
-        raise LorecastError(f"{directory}: not a selector dir (no such directory)")
-    pickles = sorted(str(path.relative_to(directory)) for path in directory.rglob("*")
-                     if path.suffix.lower() in PICKLE_SUFFIXES)
-    if pickles:
-        raise LorecastError(
-            f"{directory}: refusing pickle file(s) {', '.join(pickles)} (loading a pickle runs code; "
-            "a selector dir holds safetensors weights and a JSON config)"
-        )
-    for name in (CONFIG_FILE, WEIGHTS_FILE):
-        if not (directory / name).is_file():
-            raise LorecastError(f"{directory}: not a selector dir, no {name} (see `lorecast train selector`)")
-    try:
-        Selector.load(directory)
-    except Exception as error:  # whatever the files hold, the worker would fail the same way at start
-        raise LorecastError(f"{directory}: not a loadable selector: {error}") from None
-    return [directory / CONFIG_FILE, directory / WEIGHTS_FILE]
 
 
 def _package_files(package: Path) -> list[Path]:

@@ -22,7 +22,6 @@ from serve_handler import layout
 from serve_handler.settings import HandlerSettings, SettingsError
 
 # Suffixes of files that are (or usually are) Python pickles: loading one runs arbitrary code.
-PICKLE_SUFFIXES = (".bin", ".pt", ".pth", ".pkl", ".pickle", ".ckpt")
 TORCHSERVE_KEYS = ("minWorkers", "maxWorkers", "batchSize", "maxBatchDelay", "responseTimeout")
 
 
@@ -98,7 +97,7 @@ def _path_problems(paths: list[str]) -> list[str]:
             problems.append(f"{name}: unsafe path (absolute or leaving the model dir)")
         if "__pycache__" in parts:
             problems.append(f"{name}: compiled cache file (the archive holds sources only)")
-        if PurePosixPath(name).suffix.lower() in PICKLE_SUFFIXES:
+        if PurePosixPath(name).suffix.lower() in layout.PICKLE_SUFFIXES:
             problems.append(f"{name}: pickle file (loading one runs code; weights must be safetensors)")
     return problems
 

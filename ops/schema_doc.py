@@ -2,7 +2,7 @@
 
     .venv/bin/python -m ops.schema_doc      # prints both tables, each between its README markers, to paste
 
-tests/serve_handler/test_schema_doc.py fails when a README table differs from this output.
+tests/ops/test_schema_doc.py fails when a README table differs from this output.
 """
 
 from __future__ import annotations

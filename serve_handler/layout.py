@@ -33,6 +33,9 @@ MODEL_CONFIG = "model-config.yaml"
 ARCHIVE_MANIFEST = "lorecast-archive.json"
 MAR_MANIFEST = "MAR-INF/MANIFEST.json"
 
+# What a .mar (and a selector dir packed into it) must never hold: files that unpickle, i.e. run code, on load.
+PICKLE_SUFFIXES = (".bin", ".pt", ".pth", ".pkl", ".pickle", ".ckpt")
+
 GENERATOR_FILES = ("config.json", "generation_config.json", "model.safetensors", "tokenizer.json",
                    "tokenizer_config.json")
 

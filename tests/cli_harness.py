@@ -1,4 +1,4 @@
-"""The one way the tests run the `lorecast` command (the `lorecast` fixture of tests/conftest.py hands it out).
+"""The one way the tests run the `lorecast` command: `from cli_harness import lorecast`.
 
     result = lorecast("dataset", "build", src, "-o", out)            # in-process, through lorecast.cli.main()
     code, out, err = lorecast("generate", "-n", "1", env={...})      # a result unpacks as (exit_code, stdout, stderr)

@@ -1,13 +1,13 @@
 """Fixtures shared by every test package: small corpus dirs written by hand, one model trained once per session,
 and one real TorchServe serving it (token auth on, free ports on 127.0.0.1, an empty run dir and no environment
 but PATH and its own temp dir), started the first time a test asks for it. The `lorecast` command itself is run
-through tests/cli_harness.py (`run_main` below is that harness under its older name).
+through tests/cli_harness.py.
 
 The slow mark, and the everyday run `pytest -m "not slow"` (about a minute on 2 CPU cores; `make test` runs all):
 a test is `slow` when it trains a model or starts TorchServe. Two rules give it the mark:
 - a test that asks for one of SLOW_FIXTURES, directly or through another fixture (pytest's fixture closure,
   so a module's own fixture built on `trained` counts too), is marked here in pytest_collection_modifyitems.
-  These are `trained` (one training run), `model_store` (a .mar of it; tests/serve_handler/test_local_server.py
+  These are `trained` (one training run), `model_store` (a .mar of it; tests/ops/test_local_server.py
   has its own echo-handler store under the same name), `server` (a real TorchServe: the session's, or that
   module's) and `predict` (requests to the session's server). A new fixture that trains or serves joins the set,
   unless it is built on one of them already.
@@ -26,7 +26,6 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from cli_harness import lorecast
 from serving_setup import BATCH_DELAY_MS, BATCH_SIZE, MODEL, post
 
 from dataset.corpus import content_hash
@@ -131,13 +130,6 @@ def trained(tmp_path_factory: pytest.TempPathFactory):
     return corpus, root / "model", result
 
 
-
-
-@pytest.fixture
-def run_main():
-    """The CLI harness (tests/cli_harness.py's `lorecast`) under its older name: `run_main(ARGS...)` runs
-    `lorecast ARGS...` in-process through `main()`; the result unpacks as (exit code, stdout, stderr)."""
-    return lorecast
 
 
 @pytest.fixture(scope="session")

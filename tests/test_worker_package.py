@@ -23,7 +23,9 @@ from house_tools import (
     ROOT,
     WORKER_PACKAGES,
     copy_worker_tree,
+    extra_requirements,
     import_closure,
+    make_clean_venv,
     module_files,
     package_files,
     serve_venv,
@@ -207,3 +209,19 @@ def test_clean_venv_torchserve_serves_the_mar(runtime_with_psutil, model_store, 
         # Token auth is on: without the key, no texts.
         status, _, _ = post(server.predictions_url(MODEL), {"n": 1}, None)
         assert status == 400
+
+
+# -- the worker's code outside TorchServe: `lorecast train sample` in a `train` install --------------------------
+
+
+def test_a_train_install_runs_the_workers_service_and_filters(tmp_path_factory, bare_worker):
+    """`train sample` builds the worker's GenerationService with its filter chain (the toxicity model too); a
+    `lorecast[train]` install must hold what that imports, TorchServe aside."""
+    venv = make_clean_venv(tmp_path_factory.mktemp("train-runtime") / "venv",
+                           extra_requirements(None) + extra_requirements("train"), scripts=False)
+    code = ("import serve_handler.service; from serve_handler.filters.toxicity import ToxicityFilter; "
+            "from serve_handler.filters.base import Draft; "
+            "print(ToxicityFilter(0.5)([Draft(0, 'A kind word.', -1.0, True)], [None]) != [None])")
+    done = venv.run("-c", code, cwd=bare_worker)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.split() == ["True"]

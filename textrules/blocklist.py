@@ -112,6 +112,11 @@ def parse_terms(lines: Iterable[tuple[int, str]]) -> list[str]:
     return list(terms)
 
 
+def format_terms(terms: Iterable[str]) -> str:
+    """A blocklist file of these terms, one a line (what `lorecast archive` packs as blocklist.txt)."""
+    return "".join(term + "\n" for term in terms)
+
+
 def read_terms(path: str | Path) -> list[str]:
     """The terms of a blocklist file (UTF-8; the format of `parse_terms`)."""
     with open(path, encoding="utf-8") as lines:

@@ -1,5 +1,6 @@
-"""Where a full stop ends no sentence: the one list of abbreviations, for the corpus build's sentence splitter
-(dataset/sentences.py) and the worker's sentence-end cut (serve_handler/filters/sentence_end.py).
+"""Where a full stop ends no sentence: the one list of abbreviations (and the quotes and brackets that may open
+a word or close a sentence), for the corpus build's sentence splitter (dataset/sentences.py) and the worker's
+sentence-end cut (serve_handler/filters/sentence_end.py).
 
 A full stop right after one of these words does not end a sentence:
 - a known abbreviation that a capitalised word usually follows inside a sentence: titles ("Dr. Jones"),
@@ -17,8 +18,9 @@ ABBREVIATIONS = frozenset(
     """mr mrs ms dr prof st jr sr vs cf fig figs vol pp approx capt col gen lt sgt rev mt
     adj adv esp vt vi pl abbr obs orig prob syn""".split()
 )
-# What may open a word before its letters: quotes and brackets.
+# What may open a word before its letters, and close a sentence after its final mark: quotes and brackets.
 OPENERS = "\"'“‘«‹([{"
+CLOSERS = "\"'”’»›)]}"
 _DOTTED_ACRONYM = re.compile(r"(?:[^\W\d_]\.)+[^\W\d_]")  # "e.g", "U.S", "a.m": the last dot is the one judged
 
 

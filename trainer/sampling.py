@@ -85,20 +85,15 @@ def load_service(
     """The handler's GenerationService built from a model dir and a corpus dir (see the module docstring), on the
     worker's device; returns (service, device, dtype)."""
     from serve_handler.device import choose_local_device
-    from serve_handler.selector import Selector
     from serve_handler.service import GenerationService
+    from trainer.selector_dir import read_selector_dir
 
     model_dir = Path(model_dir)
     read_metadata(model_dir)  # refuses a dir that is not a complete model dir
     terms = read_blocklists(blocklists)
     if selector_dir is not None:
         selector_dir = Path(selector_dir)
-        if not selector_dir.is_dir():
-            raise LorecastError(f"{selector_dir}: not a selector dir (no such directory)")
-        try:  # on the CPU first (a small head), for a clear error before the generator loads
-            Selector.load(selector_dir)
-        except Exception as error:  # whatever the files hold, a worker would fail the same way at start
-            raise LorecastError(f"{selector_dir}: not a loadable selector: {error}") from None
+        read_selector_dir(selector_dir)  # a clear error before the generator loads
     device, dtype = choose_local_device()
     service = GenerationService.from_parts(
         model_dir, corpus.path / WORDS_FILE, corpus.path / TRAIN_FILE, terms, settings, device, dtype,

@@ -100,8 +100,8 @@ def _parse_rules(ctx: click.Context, param: click.Parameter, value: str) -> tupl
 @click.option(
     "--blocklist",
     type=click.Path(path_type=Path, dir_okay=False),
-    help="Blocklist file: one word or phrase per line, '#' starts a comment; matched like --block. `lorecast "
-    "archive` takes the same file, so served texts are held to it too.",
+    help="Blocklist file: one word or phrase per line, '#' starts a comment; matched like --block. Give the same "
+    "file to `lorecast archive --blocklist` to hold the served texts to it too.",
 )
 @click.option(
     "--min-chars",

@@ -54,7 +54,8 @@ def archive_command(ctx: click.Context, check_path: Path | None, **options) -> N
     Check:
       lorecast archive --check model_store/NAME.mar
 
-    The archive holds the handler, the serve_handler package, the generator, the seed words, the training
+    The archive holds the handler, the worker package serve_handler/ and the text rules it shares with the
+    corpus build (textrules/), the generator, the seed words, the training
     sentences (for novelty), the blocklist, model-config.yaml and lorecast-archive.json (sha256 of every file and
     what went in). Serve it with: lorecast serve start --models NAME.mar
     """

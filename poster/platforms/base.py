@@ -1,4 +1,4 @@
-"""What every platform offers a poster run, and the errors it raises.
+"""What every platform offers a poster run, and the errors it raises (their classes: lorecast/errors.py).
 
     platform.name                      "twitter", "tumblr", "stdout": the ledger's platform column
     platform.account                   the account posted as (a handle or blog name): the ledger's account column

@@ -20,9 +20,9 @@ from typing import ClassVar
 
 from serve_handler.filters.base import CandidateFilter, Draft
 from serve_handler.request import GenerationRequest
-from textrules.sentences import is_abbreviation
+from textrules.sentences import CLOSERS, is_abbreviation
 
-_SENTENCE_END = re.compile(r"([.!?…]+)[\"'”’»›)\]}]*(?=\s|\Z)")
+_SENTENCE_END = re.compile(rf"([.!?…]+)[{re.escape(CLOSERS)}]*(?=\s|\Z)")
 
 def last_sentence_end(text: str) -> int | None:
     """The index right after the last sentence end in `text` (see the module docstring), or None."""

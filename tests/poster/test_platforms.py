@@ -1,6 +1,6 @@
 """The platform clients (X, Tumblr, stdout) against the local test platform, which verifies every OAuth1
-signature: posting, looking a post up, engagement, and how each failure maps to the errors of
-poster/platforms/base.py, with no secret in any message."""
+signature: posting, looking a post up, engagement, and how each failure maps to the platform errors
+of lorecast/errors.py, with no secret in any message."""
 
 from __future__ import annotations
 

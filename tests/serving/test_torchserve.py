@@ -7,6 +7,7 @@ import threading
 import urllib.request
 
 import pytest
+from cli_harness import lorecast
 from jsonschema import Draft202012Validator
 from serving_setup import BATCH_SIZE, MODEL, post
 
@@ -141,8 +142,8 @@ def test_custom_metrics_reach_prometheus(server, predict):
     assert f'ModelName="{MODEL}"' in text
 
 
-def test_lorecast_generate_prints_the_texts(server, run_main):
-    code, out, err = run_main(
+def test_lorecast_generate_prints_the_texts(server):
+    code, out, err = lorecast(
         "generate", "--endpoint", server.predictions_url(MODEL), "--key-file", str(server.key_file),
         "-n", "2", "--rng-seed", "11", "--min-novelty", "0",
     )

@@ -14,7 +14,7 @@ import pytest
 from dataset.blocklist_files import read_blocklists
 from dataset.rules.blocklist import Blocklist as BuildRule
 from serve_handler.filters import BlocklistFilter, Draft
-from textrules.blocklist import Blocklist, read_terms
+from textrules.blocklist import Blocklist, format_terms, read_terms
 
 BLOCKLIST_FILE = """\
 # Whole words and phrases; a comment line blocks nothing, even when it names: classic heretic
@@ -55,7 +55,7 @@ def build_verdicts(path: Path, texts: list[str]) -> list[bool]:
 
 def serve_verdicts(path: Path, texts: list[str], tmp_path: Path) -> list[bool]:
     packed = tmp_path / "blocklist.txt"  # what ops/archive.py writes into the .mar
-    packed.write_text("".join(term + "\n" for term in read_blocklists([path])), encoding="utf-8")
+    packed.write_text(format_terms(read_blocklists([path])), encoding="utf-8")
     chain_filter = BlocklistFilter(Blocklist(read_terms(packed)))
     drafts = [Draft(0, text, -1.0, True) for text in texts]
     return [verdict is None for verdict in chain_filter(drafts, [None])]

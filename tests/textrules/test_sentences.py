@@ -6,7 +6,7 @@ import pytest
 
 from dataset.sentences import split_sentences
 from serve_handler.filters.sentence_end import cut_at_sentence_end
-from textrules.sentences import ABBREVIATIONS, is_abbreviation
+from textrules.sentences import ABBREVIATIONS, CLOSERS, is_abbreviation
 
 
 @pytest.mark.parametrize(
@@ -30,3 +30,10 @@ def test_both_sides_end_a_sentence_after_other_words(word: str) -> None:
     text = f"See {word}. Next one"
     assert split_sentences(text) == [f"See {word}.", "Next one"]
     assert cut_at_sentence_end(text, complete=False) == f"See {word}."
+
+
+@pytest.mark.parametrize("closer", list(CLOSERS))
+def test_both_sides_end_a_sentence_after_the_same_closing_marks(closer: str) -> None:
+    text = f"It ended.{closer} Then more"
+    assert split_sentences(text) == [f"It ended.{closer}", "Then more"]
+    assert cut_at_sentence_end(text, complete=False) == f"It ended.{closer}"

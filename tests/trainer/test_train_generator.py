@@ -11,12 +11,12 @@ import transformers
 from transformers import AutoModelForCausalLM, AutoTokenizer, GPT2LMHeadModel
 
 from dataset.corpus import load_corpus
+from serve_handler import layout
 from trainer.generator import GeneratorOptions, train_generator
 from trainer.model_dir import METADATA_FILE
 
 pytestmark = pytest.mark.slow
 
-PICKLE_SUFFIXES = {".bin", ".pt", ".pth", ".pkl", ".pickle", ".ckpt"}
 
 
 def test_training_lowers_eval_loss(trained):
@@ -42,7 +42,7 @@ def test_model_dir_holds_safetensors_and_no_pickles(trained):
     _, model_dir, _ = trained
     for name in ("model.safetensors", "config.json", "generation_config.json", "tokenizer.json"):
         assert (model_dir / name).is_file(), name
-    assert not [path for path in model_dir.rglob("*") if path.suffix in PICKLE_SUFFIXES]
+    assert not [path for path in model_dir.rglob("*") if path.suffix in layout.PICKLE_SUFFIXES]
     assert not (model_dir / "checkpoints").exists()
 
 

@@ -165,9 +165,18 @@ def test_a_selector_ranks_the_texts(trained, invoke, tmp_path):
     assert answer["ranked_by"] == "selector"
     scores = [text["score"] for text in answer["texts"]]
     assert scores == sorted(scores, reverse=True) and all(0 < score < 1 for score in scores)
-    (tmp_path / "broken").mkdir()
-    result = invoke("sample", "--model", model_dir, "--selector", tmp_path / "broken")
+    # A dir the archive would refuse is refused here too: empty, holding a pickle, or not loadable.
+    broken = tmp_path / "broken"
+    broken.mkdir()
+    result = invoke("sample", "--model", model_dir, "--selector", broken)
+    assert isinstance(result.exception, LorecastError) and "not a selector dir" in str(result.exception)
+    for name in ("selector.json", "selector.safetensors"):
+        (broken / name).write_text("{}", encoding="utf-8")
+    result = invoke("sample", "--model", model_dir, "--selector", broken)
     assert isinstance(result.exception, LorecastError) and "not a loadable selector" in str(result.exception)
+    (broken / "head.pt").write_bytes(b"")
+    result = invoke("sample", "--model", model_dir, "--selector", broken)
+    assert isinstance(result.exception, LorecastError) and "refusing pickle" in str(result.exception)
 
 
 def test_refuses_a_dir_that_is_not_a_model_dir(tmp_path, invoke):
