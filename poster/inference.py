@@ -31,7 +31,6 @@ Failures raise `InferenceError`, one line that never holds the key:
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import time
 from dataclasses import dataclass
@@ -46,6 +45,7 @@ from jsonschema.exceptions import ValidationError
 
 from lorecast.errors import InferenceError
 from poster.responses import excerpt, json_body, network_reason, os_cause
+from poster.worker_schemas import worker_schema
 
 RETRIED_STATUSES = frozenset({502, 503, 504})
 _SERVE_HINT = "is it running? `lorecast serve status`"
@@ -283,14 +283,8 @@ def _read_generation(document: Any) -> Generation:
 
 
 def _response_schema() -> dict[str, Any]:
-    """The worker's response_schema.json without `additionalProperties: false` (see the module docstring).
-
-    find_spec locates the worker package without running it: the file is the only thing the poster takes from
-    serve_handler, whose modules need torch. The file ships in every install (package data of the distribution).
-    """
-    spec = importlib.util.find_spec("serve_handler")
-    path = Path(spec.origin).parent / "response_schema.json"
-    return _tolerant(json.loads(path.read_text(encoding="utf-8")))
+    """The worker's response_schema.json without `additionalProperties: false` (see the module docstring)."""
+    return _tolerant(worker_schema("response_schema.json"))
 
 
 def _tolerant(schema: Any) -> Any:

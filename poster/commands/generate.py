@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from poster.commands.options import inference_client, inference_options
+from poster.commands.sampling_options import request_fields, sampling_options
 from poster.env_file import DotEnvCommand
 
 if TYPE_CHECKING:
@@ -25,39 +26,12 @@ if TYPE_CHECKING:
 @click.command("generate", cls=DotEnvCommand)
 @inference_options
 @click.option("-n", "n", type=int, default=None,
-              help="How many texts to return (server default 1). Fewer come back when too few candidates "
+              help="How many texts to return (served default 1). Fewer come back when too few candidates "
                    "pass the filters; the summary says how many are missing.")
 @click.option("--seed", default=None, metavar="WORD",
               help="Start from this seed word. A word the model does not know is replaced by the closest "
                    "known one, and the summary says which. Default: a random familiar word.")
-@click.option("--prompt", default=None, metavar="TEXT",
-              help="Continue this text (one line) instead of starting from a seed word; not with --seed.")
-@click.option("--max-new-tokens", type=int, default=None,
-              help="The most tokens to generate before the text is cut at a sentence end (server default 64).")
-@click.option("--temperature", type=float, default=None,
-              help="Below 1 is more conservative, above 1 more adventurous (server default 1.0).")
-@click.option("--top-k", type=int, default=None,
-              help="Sample only among the k likeliest tokens; 0 turns it off (server default 0).")
-@click.option("--top-p", type=float, default=None,
-              help="Nucleus sampling: only the likeliest tokens that add up to this probability; 1 turns it "
-                   "off (server default 0.95).")
-@click.option("--typical-p", type=float, default=None,
-              help="Locally typical sampling: keep the tokens closest to the expected surprise that add up to "
-                   "this probability; 1 turns it off (server default 1.0).")
-@click.option("--mirostat", "mirostat_tau", type=float, default=None, metavar="TAU",
-              help="Mirostat v2 sampling, keeping the surprise per token near TAU bits (3.0 is typical). It "
-                   "truncates on its own, so not with --top-k, --top-p or --typical-p.")
-@click.option("--mirostat-eta", type=float, default=None, metavar="ETA",
-              help="Learning rate of Mirostat's surprise feedback (server default 0.1); needs --mirostat.")
-@click.option("--candidates", type=int, default=None,
-              help="Candidates generated per text asked for; the filters drop some and the best of the rest "
-                   "are returned (server default 4).")
-@click.option("--min-novelty", type=float, default=None,
-              help="Drop candidates whose novelty (1 - similarity to the nearest training sentence) is "
-                   "below this; 0 turns the check off (server default 0.25).")
-@click.option("--explore", type=float, default=None,
-              help="Probability, per text, of returning a random lower-ranked candidate instead of the best "
-                   "one left; the summary counts them (server default 0.1; 0 always returns the best).")
+@sampling_options
 @click.option("--rng-seed", type=int, default=None,
               help="Seed of the server's random generator: the same seed, options and model give the same "
                    "texts. Default: a random one, printed in the summary.")
@@ -68,7 +42,7 @@ if TYPE_CHECKING:
               help="Print TorchServe's response body (JSON, with scores and counts) instead of the texts, and "
                    "no summary.")
 def generate_command(endpoint: str, key: str | None, key_file: str | None, timeout: float, as_json: bool,
-                     mirostat_tau: float | None, mirostat_eta: float | None, **fields: Any) -> None:
+                     **fields: Any) -> None:
     """Ask a running TorchServe for texts and print them, one a line.
 
     \b
@@ -80,10 +54,7 @@ def generate_command(endpoint: str, key: str | None, key_file: str | None, timeo
     Sampling options left out take the server's defaults. A request is retried three times, with growing
     pauses, while TorchServe is unreachable or busy (HTTP 502, 503, 504).
     """
-    if mirostat_eta is not None and mirostat_tau is None:
-        raise click.UsageError("--mirostat-eta needs --mirostat TAU")
-    if mirostat_tau is not None:
-        fields["mirostat"] = {"tau": mirostat_tau} | ({} if mirostat_eta is None else {"eta": mirostat_eta})
+    fields = request_fields(fields)
     with inference_client(endpoint, key, key_file, timeout) as client:
         generation = client.generate(**fields)
     if as_json:

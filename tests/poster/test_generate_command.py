@@ -220,7 +220,7 @@ def test_the_server_defaults_named_in_help_are_the_schemas():
     """--help quotes defaults that the server owns: they must follow serve_handler/request_schema.json."""
     quoted = {}
     for option in generate_command.params:
-        found = re.search(r"server default ([0-9.]+)", option.help or "")
+        found = re.search(r"served default ([0-9.]+)", option.help or "")
         if found:
             field = option.name.replace("mirostat_eta", "eta")
             quoted[field] = float(found.group(1))

@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import json
 import logging
-from pathlib import Path
 
 import click
 from click.core import ParameterSource
 
-import serve_handler
+from poster.commands.sampling_options import request_fields, sampling_options
+from poster.worker_schemas import worker_schema
 from trainer.commands.handler_options import handler_settings, handler_settings_options
 from trainer.model_dir import read_metadata
 from trainer.presets import PRESETS
@@ -216,14 +216,8 @@ def selector(ctx: click.Context, model_dir: str, corpus_dir: str, out_dir: str, 
     )
 
 
-def _request_schema() -> dict:
-    """The request schema (contract 5), for the help texts: the JSON file read directly, no jsonschema import."""
-    return json.loads((Path(serve_handler.__file__).parent / "request_schema.json").read_text(encoding="utf-8"))
-
-
-_REQUEST_FIELDS = _request_schema()["properties"]
-_SERVED = {name: rule.get("default") for name, rule in _REQUEST_FIELDS.items()}
-_MAX_PER_REQUEST = _REQUEST_FIELDS["n"]["maximum"]
+# The schema read as data: importing serve_handler.request would load jsonschema for `--help`.
+_MAX_PER_REQUEST = worker_schema("request_schema.json")["properties"]["n"]["maximum"]
 
 
 @train_group.command("sample")
@@ -243,35 +237,7 @@ _MAX_PER_REQUEST = _REQUEST_FIELDS["n"]["maximum"]
 @click.option("--seed-word", "--seed", "seed", default=None, metavar="WORD",
               help="Start from this seed word; one the model does not know is replaced by the closest known "
                    "one. Default: a random familiar word per request.")
-@click.option("--prompt", default=None, metavar="TEXT",
-              help="Continue this text (one line) instead of starting from a seed word; not with --seed-word.")
-@click.option("--max-new-tokens", type=int, default=None,
-              help=f"The most tokens to generate before the text is cut at a sentence end (served default "
-                   f"{_SERVED['max_new_tokens']}).")
-@click.option("--temperature", type=float, default=None,
-              help=f"Below 1 is more conservative, above 1 more adventurous (served default "
-                   f"{_SERVED['temperature']}).")
-@click.option("--top-k", type=int, default=None,
-              help=f"Sample only among the k likeliest tokens; 0 turns it off (served default {_SERVED['top_k']}).")
-@click.option("--top-p", type=float, default=None,
-              help=f"Nucleus sampling: only the likeliest tokens that add up to this probability; 1 turns it "
-                   f"off (served default {_SERVED['top_p']}).")
-@click.option("--typical-p", type=float, default=None,
-              help=f"Locally typical sampling; 1 turns it off (served default {_SERVED['typical_p']}).")
-@click.option("--mirostat", "mirostat_tau", type=float, default=None, metavar="TAU",
-              help="Mirostat v2 sampling, keeping the surprise per token near TAU bits; not with --top-k, "
-                   "--top-p or --typical-p.")
-@click.option("--mirostat-eta", type=float, default=None, metavar="ETA",
-              help="Learning rate of Mirostat's surprise feedback; needs --mirostat.")
-@click.option("--candidates", type=int, default=None,
-              help=f"Candidates generated per text asked for; the filters drop some and the best of the rest "
-                   f"are printed (served default {_SERVED['candidates']}).")
-@click.option("--min-novelty", type=float, default=None,
-              help=f"Drop candidates whose novelty (1 - similarity to the nearest train.txt line) is below "
-                   f"this; 0 turns the check off (served default {_SERVED['min_novelty']}).")
-@click.option("--explore", type=float, default=None,
-              help=f"Probability, per text, of taking a random lower-ranked candidate instead of the best one "
-                   f"left (served default {_SERVED['explore']}; 0 always takes the best).")
+@sampling_options
 @click.option("--rng-seed", type=click.IntRange(min=0), default=None,
               help="Seed of the handler's random generator: the same seed, options and model give the same "
                    "texts, here and served. Default: a random one, printed in the summary.")
@@ -288,8 +254,7 @@ _MAX_PER_REQUEST = _REQUEST_FIELDS["n"]["maximum"]
               help="Print each request's response (contract 5, with scores, novelty and rejections) as one JSON "
                    "line instead of the texts.")
 def sample(model_dir: str, corpus_dir: str | None, count: int, per_request: int, rng_seed: int | None,
-           selector_dir: str | None, blocklists: tuple[str, ...], raw: bool, as_json: bool,
-           mirostat_tau: float | None, mirostat_eta: float | None, **fields) -> None:
+           selector_dir: str | None, blocklists: tuple[str, ...], raw: bool, as_json: bool, **fields) -> None:
     """Print texts from a trained generator exactly as the handler would serve them, one per line.
 
     \b
@@ -304,11 +269,8 @@ def sample(model_dir: str, corpus_dir: str | None, count: int, per_request: int,
     the same texts (for COUNT up to --per-request: one request). Summary on stderr: rejected candidates by
     reason, missing texts, seed words, the rng_seed that repeats the run.
     """
-    if mirostat_eta is not None and mirostat_tau is None:
-        raise click.UsageError("--mirostat-eta needs --mirostat TAU")
-    if mirostat_tau is not None:
-        fields["mirostat"] = {"tau": mirostat_tau} | ({} if mirostat_eta is None else {"eta": mirostat_eta})
     settings = handler_settings(fields)  # before the rest of fields becomes the request
+    fields = request_fields(fields)
 
     from trainer.sampling import Summary, check_bodies, load_service, request_bodies, sampling_corpus, serve_alone
 
