@@ -37,7 +37,7 @@ HOUSE = {
     # The selector trainer reads the posters' ledger.
     # The selector learns from the posters' ledger; `train sample` takes `lorecast generate`'s sampling options.
     "trainer": rule(ours={ERRORS, "dataset", "textrules", "serve_handler", "poster.ledger",
-                          "poster.commands.sampling_options", "poster.worker_schemas"}, third_party=ANY),
+                          "poster.commands.sampling_options"}, third_party=ANY),
     # The manifest check reads which env vars the poster commands take (ops/k8s_check.py).
     "ops": rule(ours={ERRORS, "dataset", "trainer", "serve_handler", "textrules", "poster.commands"},
                 third_party=ANY),

@@ -36,11 +36,11 @@ from typing import Any
 from dataset.blocklist_files import read_blocklists
 from dataset.corpus import TRAIN_FILE, WORDS_FILE, Corpus, load_corpus
 from lorecast.errors import LorecastError
+from poster.commands.sampling_options import MAX_TEXTS_PER_REQUEST
 from serve_handler.request import REQUEST_SCHEMA, RequestError, request_from_fields
 from serve_handler.settings import HandlerSettings
 from trainer.model_dir import read_metadata
 
-MAX_PER_REQUEST: int = REQUEST_SCHEMA["properties"]["n"]["maximum"]
 _RNG_SEEDS = REQUEST_SCHEMA["properties"]["rng_seed"]["maximum"] + 1  # rng_seed + i wraps around within the schema
 _JSON = "application/json"
 # The request fields whose option is not just --field-name.
@@ -105,8 +105,8 @@ def load_service(
 def request_bodies(count: int, per_request: int, rng_seed: int | None, fields: dict[str, Any]) -> list[dict[str, Any]]:
     """The request bodies that ask for `count` texts, at most `per_request` each; request i has rng_seed
     `rng_seed + i` (a random `rng_seed` when None). `fields` with a None value are left out."""
-    if count < 1 or not 1 <= per_request <= MAX_PER_REQUEST:
-        raise ValueError(f"count must be at least 1 and per_request in 1..{MAX_PER_REQUEST}")
+    if count < 1 or not 1 <= per_request <= MAX_TEXTS_PER_REQUEST:
+        raise ValueError(f"count must be at least 1 and per_request in 1..{MAX_TEXTS_PER_REQUEST}")
     base = secrets.randbelow(_RNG_SEEDS) if rng_seed is None else rng_seed
     given = {name: value for name, value in fields.items() if value is not None}
     bodies = []

@@ -19,6 +19,7 @@ from poster.commands.options import stack_options
 from poster.worker_schemas import worker_schema
 
 _FIELDS = worker_schema("request_schema.json")["properties"]
+MAX_TEXTS_PER_REQUEST: int = _FIELDS["n"]["maximum"]  # what one request may ask for (`-n`)
 _SERVED = {name: rule.get("default") for name, rule in _FIELDS.items()}
 _SERVED["mirostat.eta"] = _FIELDS["mirostat"]["properties"]["eta"]["default"]
 

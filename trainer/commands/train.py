@@ -13,8 +13,7 @@ import logging
 import click
 from click.core import ParameterSource
 
-from poster.commands.sampling_options import request_fields, sampling_options
-from poster.worker_schemas import worker_schema
+from poster.commands.sampling_options import MAX_TEXTS_PER_REQUEST, request_fields, sampling_options
 from trainer.commands.handler_options import handler_settings, handler_settings_options
 from trainer.model_dir import read_metadata
 from trainer.presets import PRESETS
@@ -216,8 +215,6 @@ def selector(ctx: click.Context, model_dir: str, corpus_dir: str, out_dir: str, 
     )
 
 
-# The schema read as data: importing serve_handler.request would load jsonschema for `--help`.
-_MAX_PER_REQUEST = worker_schema("request_schema.json")["properties"]["n"]["maximum"]
 
 
 @train_group.command("sample")
@@ -230,7 +227,7 @@ _MAX_PER_REQUEST = worker_schema("request_schema.json")["properties"]["n"]["maxi
 @click.option("-n", "count", type=click.IntRange(min=1), default=20, show_default=True,
               help="Number of texts to ask for, printed one per line. Fewer are printed when too few "
                    "candidates pass the filters; the summary on stderr says how many are missing.")
-@click.option("--per-request", type=click.IntRange(1, _MAX_PER_REQUEST), default=_MAX_PER_REQUEST,
+@click.option("--per-request", type=click.IntRange(1, MAX_TEXTS_PER_REQUEST), default=MAX_TEXTS_PER_REQUEST,
               show_default=True,
               help="Texts per request: COUNT is asked for in requests of this many, request i with rng_seed "
                    "+ i. Each request starts from one seed word; 1 gives every text its own.")
