@@ -82,14 +82,14 @@ def load_service(
     settings: HandlerSettings = HandlerSettings(),
     filtered: bool = True,
 ):
-    """The handler's GenerationService built from a model dir and a corpus dir (see the module docstring), on the
-    worker's device; returns (service, device, dtype)."""
+    """The handler's GenerationService built from a model dir (one `sampling_corpus` has read: it refuses an
+    incomplete one) and its corpus (see the module docstring), on the worker's device; returns (service, device,
+    dtype)."""
     from serve_handler.device import choose_local_device
     from serve_handler.service import GenerationService
     from trainer.selector_dir import read_selector_dir
 
     model_dir = Path(model_dir)
-    read_metadata(model_dir)  # refuses a dir that is not a complete model dir
     terms = read_blocklists(blocklists)
     if selector_dir is not None:
         selector_dir = Path(selector_dir)
