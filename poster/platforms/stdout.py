@@ -1,8 +1,8 @@
 """The `stdout` platform: prints each post instead of publishing it, for dry runs and the demo.
 
     platform = StdoutPlatform()                 # prints to sys.stdout as it is when posting
-    platform.post("hello")  -> "stdout-aaf4c61ddcc5"   "stdout-" + the first 12 hex digits of the text's SHA-1
-    platform.find("hello")  -> that id, for a text printed by this object; None otherwise
+    platform.post(draft)    -> "stdout-aaf4c61ddcc5"   "stdout-" + the first 12 hex digits of the text's SHA-1
+    platform.find(draft)    -> that id, for a text printed by this object; None otherwise
     platform.engagement(ids) -> zero counts for ids it printed; other ids are left out
 
 It accepts every non-empty text and keeps no state beyond this process: a later run's find() knows nothing.
@@ -15,7 +15,7 @@ import sys
 from collections.abc import Sequence
 from typing import TextIO
 
-from poster.platforms.base import Engagement, Platform
+from poster.platforms.base import Draft, Engagement, Platform
 
 
 class StdoutPlatform(Platform):
@@ -33,7 +33,8 @@ class StdoutPlatform(Platform):
     def fits(self, text: str) -> str | None:
         return "empty text" if not text.strip() else None
 
-    def post(self, text: str) -> str:
+    def post(self, draft: Draft) -> str:
+        text = draft.text
         stream = self._stream if self._stream is not None else sys.stdout
         stream.write(text + "\n")
         stream.flush()
@@ -41,8 +42,8 @@ class StdoutPlatform(Platform):
         self._printed[text] = post_id
         return post_id
 
-    def find(self, text: str) -> str | None:
-        return self._printed.get(text)
+    def find(self, draft: Draft) -> str | None:
+        return self._printed.get(draft.text)
 
     def engagement(self, ids: Sequence[str]) -> dict[str, Engagement]:
         printed = set(self._printed.values())
