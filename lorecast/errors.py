@@ -11,6 +11,7 @@ of problem without importing the package that had it.
     ├── InferenceError       TorchServe gave no generation                    poster.inference
     ├── PinFlowError         the OAuth1 sign-in got no token                  poster.oauth_pin
     ├── RateLimitedExit      the rate limit resets after the run's deadline   poster.run (exit 75)
+    ├── BudgetReached        a billed call would pass the spending cap        poster.costs (exit 76)
     ├── NothingToPost        no candidate could be posted                     poster.run
     └── PlatformError        a platform refused or failed a call              poster.platforms
         ├── DuplicatePost    the platform already has this text
@@ -63,6 +64,10 @@ class PinFlowError(LorecastError):
 
 class RateLimitedExit(LorecastError):
     """The platform's rate limit resets after the run's deadline: stop now, the next run will post."""
+
+
+class BudgetReached(LorecastError):
+    """A billed platform call would pass the monthly or per-run spending cap: it was not made."""
 
 
 class NothingToPost(LorecastError):

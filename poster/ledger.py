@@ -6,21 +6,27 @@
             ledger.mark_posted(post_id, platform.post(text))      # or ledger.mark_failed(post_id, reason)
 
 Tables (schema version in PRAGMA user_version, the file marked as ours by PRAGMA application_id):
-    posts      id, platform, account, text, text_key, state 'pending' | 'posted' | 'failed', remote_id, score,
-               ranked_by, rng_seed, reason (why it failed), created_at, updated_at, posted_at
+    posts      id, platform, account, text, text_key, state 'pending' | 'posted' | 'failed' | 'unknown', remote_id,
+               score, ranked_by, rng_seed, reason (why it failed, or why its outcome is unknown), created_at,
+               updated_at, posted_at
     metrics    post_id, fetched_at, likes, reposts, replies, quotes, impressions (NULL when unknown), total
     run_locks  platform, account, holder ("host:pid:token"), since: at most one run per account at a time
+    calls      platform, account, kind, units, cost_usd, at: every billed platform call (poster/costs.py)
 Timestamps are UTC ISO 8601 text with microseconds ("2025-01-31T12:00:00.000000+00:00"), so text order is time
 order.
 
 The guarantees live in the database, not in the callers:
 - A post is `pending` before it is sent and `posted` (with the remote id) after; a row still pending when a run
   starts was left by a crashed run, which must resolve it (the platform's lookup) instead of posting again.
+- `unknown`: a run could not tell whether the post went out (the answer timed out or the lookup was refused).
+  Its text stays claimed; later runs look again, and `lorecast ledger settle` lets a person decide.
 - The same text is never posted twice to the same account: a partial UNIQUE index on (platform, account,
-  text_key) over the pending and posted rows. `text_key` is the sha256 of the text normalized (NFKC, casefold,
+  text_key) over the pending, posted and unknown rows. `text_key` is the sha256 of the text normalized (NFKC, casefold,
   whitespace runs collapsed, stripped), so case and spacing cannot slip a repeat through. A failed row holds no
   claim on its text: it may be tried again.
 - Two processes may share the file: WAL mode, a busy timeout, and every read-modify-write in BEGIN IMMEDIATE.
+- Every SQLite failure (a read-only file or volume, a corrupt file, a full disk) is a LedgerError: one line that
+  names the file and what to do.
 
 The ledger never holds a secret: nothing in its API takes one.
 """
@@ -43,13 +49,15 @@ from typing import Any
 
 from lorecast.errors import DuplicateText, LedgerBusy, LedgerError
 from poster.platforms.base import Engagement
+from poster.process_alive import pid_alive
 from textrules.forms import ledger_form
 
 log = logging.getLogger(__name__)
 
 APPLICATION_ID = int.from_bytes(b"LcLg", "big")  # marks the SQLite file as a lorecast ledger
 BUSY_TIMEOUT_S = 30.0  # how long a write waits for another process's write to finish
-STATES = ("pending", "posted", "failed")
+STATES = ("pending", "posted", "failed", "unknown")
+LIVE_STATES = ("pending", "posted", "unknown")  # the states that claim their text
 
 # MIGRATIONS[n] takes a ledger from schema version n to n + 1, one statement at a time (sqlite3's executescript
 # would commit on its own, outside the migration's transaction).
@@ -93,6 +101,41 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
             since TEXT NOT NULL,
             PRIMARY KEY (platform, account)
         )""",
+    ),
+    (  # 2: the `unknown` state (SQLite cannot change a CHECK: the table is rebuilt) and the billed calls
+        """CREATE TABLE posts_v2 (
+            id INTEGER PRIMARY KEY,
+            platform TEXT NOT NULL,
+            account TEXT NOT NULL,
+            text TEXT NOT NULL,
+            text_key TEXT NOT NULL,
+            state TEXT NOT NULL CHECK (state IN ('pending', 'posted', 'failed', 'unknown')),
+            remote_id TEXT,
+            score REAL,
+            ranked_by TEXT,
+            rng_seed INTEGER,
+            reason TEXT,
+            created_at TEXT NOT NULL,
+            updated_at TEXT NOT NULL,
+            posted_at TEXT,
+            CHECK ((state = 'posted') = (remote_id IS NOT NULL AND posted_at IS NOT NULL))
+        )""",
+        "INSERT INTO posts_v2 SELECT * FROM posts",
+        "DROP TABLE posts",
+        "ALTER TABLE posts_v2 RENAME TO posts",
+        """CREATE UNIQUE INDEX posts_live_text ON posts (platform, account, text_key)
+            WHERE state IN ('pending', 'posted', 'unknown')""",
+        "CREATE INDEX posts_by_account ON posts (platform, account, state)",
+        """CREATE TABLE calls (
+            id INTEGER PRIMARY KEY,
+            platform TEXT NOT NULL,
+            account TEXT NOT NULL,
+            kind TEXT NOT NULL,
+            units INTEGER NOT NULL CHECK (units >= 0),
+            cost_usd REAL NOT NULL CHECK (cost_usd >= 0),
+            at TEXT NOT NULL
+        )""",
+        "CREATE INDEX calls_by_month ON calls (platform, at)",
     ),
 )
 SCHEMA_VERSION = len(MIGRATIONS)
@@ -159,10 +202,8 @@ class Ledger:
         except sqlite3.Error as error:
             raise LedgerError(f"{self.path}: cannot open the ledger: {error}") from None
         try:
-            self._prepare(create)
-        except sqlite3.DatabaseError as error:  # "file is not a database", a locked or read-only file
-            self._db.close()
-            raise LedgerError(f"{self.path}: not a readable lorecast ledger ({error})") from None
+            with self._sqlite_errors():
+                self._prepare(create)
         except BaseException:
             self._db.close()
             raise
@@ -194,10 +235,11 @@ class Ledger:
                 f"{self.path}: the ledger has schema version {version}, written by a newer lorecast; "
                 f"this one knows versions up to {SCHEMA_VERSION}"
             )
-        self._db.execute("PRAGMA foreign_keys = ON")
         self._use_wal()
         if version < SCHEMA_VERSION:
             self._migrate()
+        # After migrating: a migration rebuilds `posts`, which the foreign key of `metrics` would refuse.
+        self._db.execute("PRAGMA foreign_keys = ON")
 
     def _header(self) -> tuple[int, int, int]:
         """Schema version, application id and number of schema objects, read in one transaction: another run
@@ -240,21 +282,35 @@ class Ledger:
     @contextmanager
     def _write(self) -> Iterator[None]:
         """One transaction that holds the write lock from its start, so what it reads stays true until it commits."""
-        try:
-            self._db.execute("BEGIN IMMEDIATE")
-        except sqlite3.OperationalError as error:
-            if "locked" in str(error) or "busy" in str(error):
-                raise LedgerError(
-                    f"{self.path}: another process kept the ledger locked for over {BUSY_TIMEOUT_S:g} s"
-                ) from None
-            raise
+        with self._sqlite_errors():
+            try:
+                self._db.execute("BEGIN IMMEDIATE")
+            except sqlite3.OperationalError as error:
+                if "locked" in str(error) or "busy" in str(error):
+                    raise LedgerError(
+                        f"{self.path}: another process kept the ledger locked for over {BUSY_TIMEOUT_S:g} s"
+                    ) from None
+                raise
+            try:
+                yield
+                self._db.execute("COMMIT")
+            except BaseException:
+                if self._db.in_transaction:
+                    self._db.execute("ROLLBACK")
+                raise
+
+    def _query(self, sql: str, parameters: tuple[Any, ...] | list[Any] = ()) -> list[tuple[Any, ...]]:
+        """The rows of one read."""
+        with self._sqlite_errors():
+            return self._db.execute(sql, parameters).fetchall()
+
+    @contextmanager
+    def _sqlite_errors(self) -> Iterator[None]:
+        """SQLite's failures as one LedgerError line that names the file and what to do."""
         try:
             yield
-            self._db.execute("COMMIT")
-        except BaseException:
-            if self._db.in_transaction:
-                self._db.execute("ROLLBACK")
-            raise
+        except sqlite3.DatabaseError as error:
+            raise LedgerError(f"{self.path}: {_advice(error)}") from None
 
     # -- the run lock --------------------------------------------------------------------------------------------
 
@@ -299,13 +355,13 @@ class Ledger:
     # -- posts ---------------------------------------------------------------------------------------------------
 
     def has_text(self, platform: str, account: str, text: str) -> bool:
-        """Whether this account has the text (normalized) pending or posted."""
-        row = self._db.execute(
+        """Whether this account has the text (normalized) pending, posted or unknown."""
+        rows = self._query(
             "SELECT 1 FROM posts WHERE platform = ? AND account = ? AND text_key = ? "
-            "AND state IN ('pending', 'posted')",
+            "AND state IN ('pending', 'posted', 'unknown')",
             (platform, account, text_key(text)),
-        ).fetchone()
-        return row is not None
+        )
+        return bool(rows)
 
     def begin(self, platform: str, account: str, text: str, *, score: float | None, ranked_by: str | None,
               rng_seed: int | None) -> int:
@@ -324,7 +380,7 @@ class Ledger:
             except sqlite3.IntegrityError:
                 other_id, other_state = self._db.execute(
                     "SELECT id, state FROM posts WHERE platform = ? AND account = ? AND text_key = ? "
-                    "AND state IN ('pending', 'posted')", (platform, account, key),
+                    "AND state IN ('pending', 'posted', 'unknown')", (platform, account, key),
                 ).fetchone()
                 raise DuplicateText(
                     f"{platform} account {account!r} already has this text ({other_state} post {other_id})"
@@ -333,17 +389,25 @@ class Ledger:
         return cursor.lastrowid
 
     def mark_posted(self, post_id: int, remote_id: str) -> None:
-        """The pending post went out as `remote_id`."""
+        """The pending (or unknown) post went out as `remote_id`."""
         if not remote_id:
             raise ValueError("a posted post needs its remote id")
         now = _iso(_now())
-        self._finish(post_id, "UPDATE posts SET state = 'posted', remote_id = ?, posted_at = ?, updated_at = ? "
-                              "WHERE id = ? AND state = 'pending'", (remote_id, now, now, post_id))
+        self._finish(post_id, "UPDATE posts SET state = 'posted', remote_id = ?, posted_at = ?, updated_at = ?, "
+                              "reason = NULL WHERE id = ? AND state IN ('pending', 'unknown')",
+                     (remote_id, now, now, post_id))
 
     def mark_failed(self, post_id: int, reason: str) -> None:
-        """The pending post did not go out, for `reason` (one line, no secrets); its text is free for a later try."""
+        """The pending (or unknown) post did not go out, for `reason` (one line, no secrets); its text is free for a
+        later try."""
         self._finish(post_id, "UPDATE posts SET state = 'failed', reason = ?, updated_at = ? "
-                              "WHERE id = ? AND state = 'pending'", (reason, _iso(_now()), post_id))
+                              "WHERE id = ? AND state IN ('pending', 'unknown')", (reason, _iso(_now()), post_id))
+
+    def mark_unknown(self, post_id: int, reason: str) -> None:
+        """Nobody can tell yet whether the post went out, for `reason`: its text stays claimed, later runs look
+        again, and `lorecast ledger settle` lets a person decide."""
+        self._finish(post_id, "UPDATE posts SET state = 'unknown', reason = ?, updated_at = ? "
+                              "WHERE id = ? AND state IN ('pending', 'unknown')", (reason, _iso(_now()), post_id))
 
     def _finish(self, post_id: int, update: str, parameters: tuple[Any, ...]) -> None:
         with self._write():
@@ -352,11 +416,12 @@ class Ledger:
             row = self._db.execute("SELECT state FROM posts WHERE id = ?", (post_id,)).fetchone()
         if row is None:
             raise LedgerError(f"{self.path}: no post {post_id}")
-        raise LedgerError(f"{self.path}: post {post_id} is {row[0]}, not pending")
+        raise LedgerError(f"{self.path}: post {post_id} is {row[0]}, not pending or unknown")
 
-    def pending(self, platform: str, account: str) -> list[PostRow]:
-        """The account's posts left pending (by a crashed run, unless a run is under way), oldest first."""
-        return self._posts("WHERE platform = ? AND account = ? AND state = 'pending' ORDER BY id",
+    def unresolved(self, platform: str, account: str) -> list[PostRow]:
+        """The account's posts whose outcome no run recorded: pending (left by a crashed run, unless a run is under
+        way) or unknown, oldest first."""
+        return self._posts("WHERE platform = ? AND account = ? AND state IN ('pending', 'unknown') ORDER BY id",
                            (platform, account))
 
     def posts(self, *, platform: str | None = None, account: str | None = None, state: str | None = None,
@@ -376,8 +441,14 @@ class Ledger:
         return self._posts("WHERE platform = ? AND account = ? AND state = 'posted' AND posted_at >= ? "
                            "ORDER BY posted_at, id", (platform, account, _iso(since)))
 
+    def post(self, post_id: int) -> PostRow:
+        rows = self._posts("WHERE id = ?", (post_id,))
+        if not rows:
+            raise LedgerError(f"{self.path}: no post {post_id}")
+        return rows[0]
+
     def _posts(self, clause: str, parameters: tuple[Any, ...]) -> list[PostRow]:
-        rows = self._db.execute(f"SELECT {_POST_COLUMNS} FROM posts {clause}", parameters).fetchall()
+        rows = self._query(f"SELECT {_POST_COLUMNS} FROM posts {clause}", parameters)
         return [_post_row(row) for row in rows]
 
     # -- engagement ----------------------------------------------------------------------------------------------
@@ -398,14 +469,14 @@ class Ledger:
         """The newest metrics of each post (of `post_ids`, or of all) that has any."""
         query = f"SELECT {_METRICS_COLUMNS} FROM metrics m WHERE m.rowid = ({_LATEST_METRICS_ROWID})"
         if post_ids is None:
-            rows = self._db.execute(query).fetchall()
+            rows = self._query(query)
         else:
             ids = list(post_ids)
             rows = []
             for start in range(0, len(ids), _IDS_PER_QUERY):  # SQLite caps the parameters of one statement
                 chunk = ids[start:start + _IDS_PER_QUERY]
                 marks = ", ".join("?" * len(chunk))
-                rows += self._db.execute(f"{query} AND m.post_id IN ({marks})", chunk).fetchall()
+                rows += self._query(f"{query} AND m.post_id IN ({marks})", chunk)
         return {row[0]: _metrics_row(row) for row in rows}
 
     def engagement_history(self, platform: str | None = None,
@@ -413,13 +484,57 @@ class Ledger:
         """(posted_at, text, latest total engagement) of every posted post with metrics, oldest first: the posts
         that trainer/engagement.py label_by_engagement takes."""
         conditions, parameters = _filters("p.", platform=platform, account=account, state="posted")
-        rows = self._db.execute(
+        rows = self._query(
             f"SELECT p.posted_at, p.text, m.total FROM posts p JOIN metrics m "
             f"ON m.rowid = (SELECT rowid FROM metrics WHERE post_id = p.id ORDER BY fetched_at DESC, rowid DESC "
             f"LIMIT 1) {conditions} ORDER BY p.posted_at, p.id",
             parameters,
-        ).fetchall()
+        )
         return [(_time(posted_at), text, float(total)) for posted_at, text, total in rows]
+
+    # -- billed calls --------------------------------------------------------------------------------------------
+
+    def record_call(self, platform: str, account: str, kind: str, units: int, cost_usd: float,
+                    at: datetime | None = None) -> None:
+        """One billed platform call (`units` of `kind`, e.g. 1 "post" or 37 "read"), priced when it was made."""
+        with self._write():
+            self._db.execute("INSERT INTO calls (platform, account, kind, units, cost_usd, at) "
+                             "VALUES (?, ?, ?, ?, ?, ?)",
+                             (platform, account, kind, units, cost_usd, _iso(at or _now())))
+
+    def spent(self, platform: str, since: datetime) -> float:
+        """US dollars of the platform's billed calls from `since` on, every account of this ledger together."""
+        rows = self._query("SELECT coalesce(sum(cost_usd), 0) FROM calls WHERE platform = ? AND at >= ?",
+                           (platform, _iso(since)))
+        return float(rows[0][0])
+
+    def costs(self, platform: str | None = None) -> list[tuple[str, str, str, str, int, int, float]]:
+        """(platform, account, month "YYYY-MM", kind, calls, units, US dollars) of every billed call, by month."""
+        conditions, parameters = _filters(platform=platform)
+        return [tuple(row) for row in self._query(
+            f"SELECT platform, account, substr(at, 1, 7) AS month, kind, count(*), sum(units), sum(cost_usd) "
+            f"FROM calls {conditions} GROUP BY platform, account, month, kind ORDER BY month, platform, account, kind",
+            parameters,
+        )]
+
+
+def _advice(error: sqlite3.DatabaseError) -> str:
+    """What SQLite's error means for the ledger, and what to do about it."""
+    message = str(error)
+    if "readonly" in message or "read-only" in message:
+        return (f"the ledger cannot be written ({message}): give the poster's user write access to the file and "
+                "its directory, or mount the volume read-write")
+    recover = "move it aside, recover what SQLite can read with `sqlite3 OLD.db .recover | sqlite3 NEW.db`"
+    if "malformed" in message:
+        return f"the ledger file is damaged ({message}): {recover}, and run again"
+    if "not a database" in message:
+        return (f"not a readable lorecast ledger ({message}): is this the ledger's path? If the ledger is damaged, "
+                f"{recover}")
+    if "disk is full" in message or "disk I/O" in message:
+        return f"the ledger's disk failed ({message}): free space on its volume or check the disk, and run again"
+    if "unable to open" in message:
+        return f"cannot open the ledger ({message}): check that its directory exists and is writable"
+    return f"the ledger failed: {message}"
 
 
 _POST_COLUMNS = ("id, platform, account, text, text_key, state, remote_id, score, ranked_by, rng_seed, reason, "
@@ -470,13 +585,7 @@ def _gone(holder: str) -> bool:
     pid_text = rest.partition(":")[0]
     if host != socket.gethostname() or not pid_text.isdigit():
         return False  # another host's process: only the age of its lock can tell
-    try:
-        os.kill(int(pid_text), 0)
-    except ProcessLookupError:
-        return True
-    except PermissionError:  # alive, under another user
-        return False
-    return False
+    return not pid_alive(int(pid_text))
 
 
 __all__ = ["Ledger", "MetricsRow", "PostRow", "holder_id", "text_key"]

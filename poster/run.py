@@ -5,15 +5,22 @@
 
 How a post run keeps the ledger consistent and never posts a text twice:
 1. It takes the ledger's lock for (platform, account): a second run at the same time stops with LedgerBusy.
-2. It resolves rows left `pending` by a run that died between sending and recording: when the platform has the
-   text (`find`), the row becomes `posted` with that id; otherwise `failed`, which frees the text again.
+2. It looks up the rows whose outcome no run recorded: `pending` (a run died between sending and recording) and
+   `unknown` (an answer that never came, a lookup that was refused). Found on the platform: `posted` with that id.
+   Not found, and written more than `settle_after_s` ago: `failed`, which frees the text. Not found yet, or the
+   lookup refused or not possible: `unknown`, its text stays claimed, and the run goes on to post other texts.
 3. For each text to post it asks for candidates, best first, and takes the first one the ledger has not seen for
    this account and the platform accepts as it is (`fits`: a text too long is skipped, never cut).
-4. The row is written `pending` BEFORE the text is sent, and `posted` with the remote id after. An error
-   decides the row's fate: the platform's duplicate error or a dropped connection is resolved with `find` (it
-   may have been posted after all); anything else marks it `failed` with the reason.
+4. The row is written `pending` BEFORE the text is sent, and `posted` with the remote id after. An error decides
+   the row's fate:
+   - a refusal (4xx, credentials, rate limit, budget): `failed`, nothing went out;
+   - the platform's duplicate error: looked up (it may be ours, from a crashed run);
+   - no answer or a 5xx: the post may be out. A platform whose creates are idempotent is asked again with the
+     same key (retries with backoff inside the deadline); then the run looks it up. Found: `posted`; otherwise
+     `unknown`, never `failed`, and the run stops: later runs look again before anything frees the text.
 5. Rate limits: when the limit resets before the run's deadline (and within `max_wait_s`) the run sleeps and
-   tries again; otherwise it stops with RateLimitedExit, which the CLI turns into its own exit code.
+   tries again; otherwise it stops with RateLimitedExit, which the CLI turns into its own exit code. A billed
+   call that would pass a spending cap is not made: BudgetReached, its own exit code too.
 """
 
 from __future__ import annotations
@@ -25,6 +32,7 @@ from datetime import datetime, timedelta, timezone
 
 from lorecast.errors import (
     AuthRefused,
+    BudgetReached,
     DuplicatePost,
     NothingToPost,
     PlatformError,
@@ -32,8 +40,10 @@ from lorecast.errors import (
     RateLimitedExit,
 )
 from poster.inference import InferenceClient
-from poster.ledger import Ledger, holder_id
-from poster.platforms.base import Platform
+from poster.ledger import Ledger, PostRow, holder_id
+from poster.platforms.base import Draft, Platform
+from poster.retry import ATTEMPTS, with_retries
+from poster.tid import tid
 
 Say = Callable[[str], None]
 
@@ -45,38 +55,67 @@ class PostOptions:
     attempts: int = 3  # generation rounds per text before giving up
     deadline_s: float = 300.0  # the run must be done by then (the CronJob's activeDeadlineSeconds, less a margin)
     max_wait_s: float = 120.0  # the longest sleep for a rate limit to reset
+    settle_after_s: float = 600.0  # a post not found this long after its row was written never went out
     request: dict = field(default_factory=dict)  # extra inference request fields (temperature, explore, ...)
 
 
 @dataclass
 class PostSummary:
     posted: list[tuple[int, str, str]] = field(default_factory=list)  # (ledger id, remote id, text)
-    resolved: int = 0  # pending rows of crashed runs settled
+    resolved: int = 0  # rows of earlier runs settled as posted or failed
+    unknown: int = 0  # rows of earlier runs whose outcome is still unknown
     skipped: dict[str, int] = field(default_factory=dict)  # candidates passed over, by reason
+
+
+@dataclass(frozen=True)
+class _Clock:
+    deadline: float
+    clock: Callable[[], float]
+    sleep: Callable[[float], None]
+
+
+def draft_of(row: PostRow) -> Draft:
+    """The draft of a ledger row: its key is derived from the row, so it is the same in every run."""
+    return Draft(row.text, tid(row.created_at, row.id), row.created_at)
 
 
 def post_run(platform: Platform, ledger: Ledger, client: InferenceClient, options: PostOptions, say: Say,
              clock: Callable[[], float] = time.monotonic, sleep: Callable[[float], None] = time.sleep) -> PostSummary:
-    deadline = clock() + options.deadline_s
+    timing = _Clock(clock() + options.deadline_s, clock, sleep)
     summary = PostSummary()
     with ledger.lock(platform.name, platform.account, holder=holder_id(), stale_after_s=options.deadline_s):
-        summary.resolved = resolve_pending(platform, ledger, say)
+        resolve_unresolved(platform, ledger, options, summary, say, timing)
         while len(summary.posted) < options.count:
-            summary.posted.append(_post_one(platform, ledger, client, options, summary, say, deadline, clock, sleep))
+            summary.posted.append(_post_one(platform, ledger, client, options, summary, say, timing))
     return summary
 
 
-def resolve_pending(platform: Platform, ledger: Ledger, say: Say) -> int:
-    rows = ledger.pending(platform.name, platform.account)
-    for row in rows:
-        remote_id = platform.find(row.text)
+def resolve_unresolved(platform: Platform, ledger: Ledger, options: PostOptions, summary: PostSummary, say: Say,
+                       timing: _Clock) -> None:
+    for row in ledger.unresolved(platform.name, platform.account):
+        try:
+            remote_id = _look_up(platform, draft_of(row), say, timing)
+        except BudgetReached:
+            ledger.mark_unknown(row.id, "not looked up: the spending budget was reached")
+            raise
+        except PlatformError as error:
+            ledger.mark_unknown(row.id, f"lookup failed: {error}")
+            summary.unknown += 1
+            say(f"post {row.id} of an earlier run is still unresolved (the lookup failed: {error}); its text stays "
+                f"blocked until a later run finds out, or `lorecast ledger settle {row.id}`")
+            continue
         if remote_id is not None:
             ledger.mark_posted(row.id, remote_id)
-            say(f"resolved post {row.id} of an interrupted run: it is on {platform.name} as {remote_id}")
+            summary.resolved += 1
+            say(f"resolved post {row.id} of an earlier run: it is on {platform.name} as {remote_id}")
+        elif _age_s(row) >= options.settle_after_s:
+            ledger.mark_failed(row.id, f"not on {platform.name} {_age_s(row) / 60:.0f} min after it was sent")
+            summary.resolved += 1
+            say(f"resolved post {row.id} of an earlier run: never published, marked failed")
         else:
-            ledger.mark_failed(row.id, "interrupted run; the text is not on the platform")
-            say(f"resolved post {row.id} of an interrupted run: never published, marked failed")
-    return len(rows)
+            ledger.mark_unknown(row.id, f"not on {platform.name} yet; looked up again by later runs")
+            summary.unknown += 1
+            say(f"post {row.id} of an earlier run is not on {platform.name} yet; a later run looks again")
 
 
 def choose_text(platform: Platform, ledger: Ledger, client: InferenceClient, options: PostOptions,
@@ -90,19 +129,19 @@ def choose_text(platform: Platform, ledger: Ledger, client: InferenceClient, opt
     raise _nothing_to_post(options, summary)
 
 
-def _post_one(platform, ledger, client, options, summary, say, deadline, clock, sleep):
+def _post_one(platform, ledger, client, options, summary, say, timing):
     for _ in range(options.attempts):
         generation = client.generate(n=options.candidates, **options.request)
         for candidate in _usable(platform, ledger, generation, summary, say):
-            text = candidate.text
-            post_id = ledger.begin(platform.name, platform.account, text, score=candidate.score,
+            post_id = ledger.begin(platform.name, platform.account, candidate.text, score=candidate.score,
                                    ranked_by=generation.ranked_by, rng_seed=generation.rng_seed)
-            remote_id = _send(platform, ledger, post_id, text, say, deadline, clock, sleep, options.max_wait_s)
+            draft = draft_of(ledger.post(post_id))
+            remote_id = _send(platform, ledger, post_id, draft, say, timing, options.max_wait_s)
             if remote_id is None:
                 _skip(summary, "duplicate on the platform")
                 continue
             say(f"posted {post_id} to {platform.name} as {remote_id}")
-            return post_id, remote_id, text
+            return post_id, remote_id, draft.text
     raise _nothing_to_post(options, summary)
 
 
@@ -125,22 +164,29 @@ def _nothing_to_post(options: PostOptions, summary: PostSummary) -> NothingToPos
                          f"(skipped: {_counts(summary.skipped)})")
 
 
-def _send(platform, ledger, post_id, text, say, deadline, clock, sleep, max_wait_s) -> str | None:
+def _send(platform: Platform, ledger: Ledger, post_id: int, draft: Draft, say: Say, timing: _Clock,
+          max_wait_s: float) -> str | None:
     """The remote id once the text is on the platform; None when the platform refused it as a duplicate that is
-    not ours to record (the row is then failed). Raises after marking the row failed for any other error."""
+    not ours to record (the row is then failed). Raises after recording the row's fate for any other error."""
+    # Only a create the platform makes idempotent may be sent again: any other could post the text twice.
+    attempts = ATTEMPTS if platform.idempotent_create else 1
     while True:
         try:
-            remote_id = platform.post(text)
+            remote_id = with_retries(lambda: platform.post(draft), what=f"post {post_id}", attempts=attempts,
+                                     deadline=timing.deadline, clock=timing.clock, sleep=timing.sleep, say=say)
         except RateLimited as error:
             wait = None if error.reset_at is None else max(0.0, error.reset_at - time.time()) + 1.0
-            if wait is None or wait > max_wait_s or clock() + wait > deadline:
+            if wait is None or wait > max_wait_s or timing.clock() + wait > timing.deadline:
                 ledger.mark_failed(post_id, f"rate limited: {error}")
                 raise RateLimitedExit(f"{platform.name} rate limit: {error}") from None
             say(f"rate limited by {platform.name}; waiting {wait:.0f} s for the reset")
-            sleep(wait)
+            timing.sleep(wait)
             continue
+        except BudgetReached as error:
+            ledger.mark_failed(post_id, f"not sent: {error}")
+            raise
         except DuplicatePost as error:
-            return _settle_unknown(platform, ledger, post_id, text, f"duplicate: {error}", say)
+            return _settle_duplicate(platform, ledger, post_id, draft, f"duplicate: {error}", say, timing)
         except AuthRefused as error:
             ledger.mark_failed(post_id, f"auth refused: {error}")
             raise
@@ -148,18 +194,19 @@ def _send(platform, ledger, post_id, text, say, deadline, clock, sleep, max_wait
             if not error.transient:
                 ledger.mark_failed(post_id, str(error))
                 raise
-            # A dropped connection or a 5xx may come after the platform took the post: ask before failing it.
-            remote_id = _settle_unknown(platform, ledger, post_id, text, str(error), say)
-            if remote_id is None:
-                raise
-            return remote_id
+            _settle_unanswered(platform, ledger, post_id, draft, error, say, timing)
+            return ledger.post(post_id).remote_id
         ledger.mark_posted(post_id, remote_id)
         return remote_id
 
 
-def _settle_unknown(platform, ledger, post_id, text, reason, say) -> str | None:
-    """After an answer that leaves it open whether the text was published, ask the platform."""
-    remote_id = platform.find(text)
+def _settle_duplicate(platform, ledger, post_id, draft, reason, say, timing) -> str | None:
+    """The platform says it has this text: ours (a crashed run's) when the lookup finds it, else not ours."""
+    try:
+        remote_id = _look_up(platform, draft, say, timing)
+    except PlatformError as error:
+        ledger.mark_unknown(post_id, f"{reason}; the lookup failed: {error}")
+        raise
     if remote_id is None:
         ledger.mark_failed(post_id, reason)
         return None
@@ -168,17 +215,49 @@ def _settle_unknown(platform, ledger, post_id, text, reason, say) -> str | None:
     return remote_id
 
 
-def feedback_run(platform: Platform, ledger: Ledger, days: float, say: Say) -> int:
+def _settle_unanswered(platform, ledger, post_id, draft, error, say, timing) -> None:
+    """After a send that got no answer (or a 5xx) the post may be out: posted when found, else unknown, and the
+    run stops with the error."""
+    try:
+        remote_id = _look_up(platform, draft, say, timing)
+    except PlatformError as lookup_error:
+        ledger.mark_unknown(post_id, f"{error}; the lookup failed: {lookup_error}")
+        raise PlatformError(f"{error}; post {post_id} may be out (the lookup failed: {lookup_error}): its text "
+                            "stays blocked, later runs look again") from None
+    if remote_id is None:
+        ledger.mark_unknown(post_id, f"{error}; not found by an immediate lookup")
+        raise PlatformError(f"{error}; post {post_id} is not on {platform.name} yet, but may appear: its text "
+                            "stays blocked, later runs look again") from None
+    ledger.mark_posted(post_id, remote_id)
+    say(f"{error}; the text is on {platform.name} as {remote_id}, recorded as posted")
+
+
+def _look_up(platform: Platform, draft: Draft, say: Say, timing: _Clock) -> str | None:
+    return with_retries(lambda: platform.find(draft), what="lookup", deadline=timing.deadline, clock=timing.clock,
+                        sleep=timing.sleep, say=say)
+
+
+def feedback_run(platform: Platform, ledger: Ledger, days: float, say: Say,
+                 clock: Callable[[], float] = time.monotonic, sleep: Callable[[float], None] = time.sleep,
+                 deadline_s: float = 300.0) -> int:
     """Store current engagement for every post of the last `days` days; returns how many got numbers."""
     since = datetime.now(timezone.utc) - timedelta(days=days)
     rows = [row for row in ledger.posted_since(platform.name, platform.account, since) if row.remote_id]
-    counts = platform.engagement([row.remote_id for row in rows])
+    try:
+        counts = with_retries(lambda: platform.engagement([row.remote_id for row in rows]), what="engagement read",
+                              deadline=clock() + deadline_s, clock=clock, sleep=sleep, say=say)
+    except RateLimited as error:
+        raise RateLimitedExit(f"{platform.name} rate limit: {error}") from None
     fetched_at = datetime.now(timezone.utc)
     for row in rows:
         if row.remote_id in counts:
             ledger.record_engagement(row.id, counts[row.remote_id], fetched_at)
     say(f"engagement of {len(counts)} of {len(rows)} posts from the last {days:g} days stored")
     return len(counts)
+
+
+def _age_s(row: PostRow) -> float:
+    return (datetime.now(timezone.utc) - row.created_at).total_seconds()
 
 
 def _skip(summary: PostSummary, reason: str) -> None:

@@ -81,3 +81,8 @@ def _code_point_weight(char: str) -> int:
     if any(start <= code_point <= end for start, end in _LIGHT_RANGES):
         return _SCALE
     return _DEFAULT_WEIGHT
+
+
+def has_link(text: str) -> bool:
+    """Whether X would see a link in `text` (http(s)://, www., or a bare domain): X bills such a post higher."""
+    return any(match.lastgroup in ("link", "bare") for match in _TOKENS.finditer(unicodedata.normalize("NFC", text)))

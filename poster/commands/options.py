@@ -14,9 +14,10 @@ from lorecast.errors import LorecastError
 
 DEFAULT_ENDPOINT = "http://127.0.0.1:8080/predictions/lorecast"
 DEFAULT_LEDGER = "ledger/posts.db"
-PLATFORMS = ("twitter", "tumblr", "stdout")
+PLATFORMS = ("twitter", "tumblr", "mastodon", "bluesky", "stdout")
 _CREDENTIAL_PARTS = ("consumer_key", "consumer_secret", "access_token", "access_secret")
-API_URLS = {"twitter": "https://api.x.com", "tumblr": "https://api.tumblr.com"}
+API_URLS = {"twitter": "https://api.x.com", "tumblr": "https://api.tumblr.com", "bluesky": "https://bsky.social"}
+MASTODON_VISIBILITIES = ("public", "unlisted", "private")
 
 
 def _env(name: str) -> str:
@@ -76,33 +77,96 @@ platform_options = stack_options(
                  help="Comma-separated tags for every Tumblr post."),
     click.option("--tumblr-api-url", default=API_URLS["tumblr"], show_default=True,
                  envvar="LORECAST_TUMBLR_API_URL", show_envvar=True, metavar="URL", help="Tumblr API base URL."),
+    click.option("--mastodon-instance", envvar="LORECAST_MASTODON_INSTANCE", show_envvar=True, metavar="URL",
+                 help="The Mastodon instance of the bot's account, e.g. https://botsin.space."),
+    click.option("--mastodon-access-token", envvar="LORECAST_MASTODON_ACCESS_TOKEN", show_envvar=True,
+                 metavar="TOKEN", help="The account's access token with the scopes read and write:statuses "
+                                       "(`lorecast auth mastodon`, or the instance's Development settings)."),
+    click.option("--mastodon-visibility", type=click.Choice(MASTODON_VISIBILITIES), default="unlisted",
+                 show_default=True, envvar="LORECAST_MASTODON_VISIBILITY", show_envvar=True,
+                 help="Who sees the bot's statuses: unlisted keeps them off the public timelines, as bot etiquette "
+                      "on most instances asks."),
+    click.option("--bluesky-service", default=API_URLS["bluesky"], show_default=True,
+                 envvar="LORECAST_BLUESKY_SERVICE", show_envvar=True, metavar="URL",
+                 help="The account's PDS (its host, for an account on Bluesky's own servers the default)."),
+    click.option("--bluesky-handle", envvar="LORECAST_BLUESKY_HANDLE", show_envvar=True, metavar="HANDLE",
+                 help="The bot's handle, e.g. lorebot.bsky.social."),
+    click.option("--bluesky-app-password", envvar="LORECAST_BLUESKY_APP_PASSWORD", show_envvar=True,
+                 metavar="PASSWORD", help="An app password of the account (Settings > Privacy and security > App "
+                                          "passwords), not its main password."),
+    click.option("--bluesky-appview-url", envvar="LORECAST_BLUESKY_APPVIEW_URL", show_envvar=True, metavar="URL",
+                 help="Where engagement is read (app.bsky.feed.getPosts); default: through the PDS, which proxies "
+                      "to Bluesky's AppView."),
+    click.option("--timeout", "timeout_s", type=click.FloatRange(min=0, min_open=True), default=30.0,
+                 show_default=True, envvar="LORECAST_TIMEOUT", show_envvar=True, metavar="SECONDS",
+                 help="How long to wait for each answer from the platform. A post whose answer does not come in "
+                      "time is not called failed: it may be out, so the run looks it up, and later runs look "
+                      "again."),
+)
+
+spending_options = stack_options(
+    click.option("--max-monthly-spend", "monthly_cap_usd", type=click.FloatRange(min=0), default=None,
+                 envvar="LORECAST_MAX_MONTHLY_SPEND", show_envvar=True, metavar="USD",
+                 help="X bills per call: a call that would take this calendar month's spend (UTC, every account of "
+                      "the ledger) past this many US dollars is not made, and the run stops with exit code 76. "
+                      "`lorecast ledger costs` shows the spend."),
+    click.option("--max-run-spend", "run_cap_usd", type=click.FloatRange(min=0), default=None,
+                 envvar="LORECAST_MAX_RUN_SPEND", show_envvar=True, metavar="USD",
+                 help="The same cap for this run alone."),
+    click.option("--prices", "prices_path", type=click.Path(dir_okay=False), default=None,
+                 envvar="LORECAST_PRICES", show_envvar=True, metavar="FILE",
+                 help='A JSON file of prices in US dollars per unit over the built-in ones, e.g. {"twitter": '
+                      '{"post": 0.015, "post_with_link": 0.2, "read": 0.001}} (the README says where they come '
+                      "from; they change)."),
 )
 
 
-def make_platform(name: str, options: dict[str, Any]):
-    """The platform client for `name`, from the platform options (see platform_options)."""
-    from poster.credentials import OAuth1Credentials
-
+def make_platform(name: str, options: dict[str, Any], *, ledger_path: str, meter=None, allow_links: bool = False):
+    """The platform client for `name`, from the platform options (see platform_options); `meter` bills X's calls."""
+    timeout = options["timeout_s"]
     if name == "stdout":
         from poster.platforms.stdout import StdoutPlatform
 
         return StdoutPlatform()
-    values = [options[f"{name}_{part}"] for part in _CREDENTIAL_PARTS]
-    missing = [_env(f"{name}_{part}") for part, value in zip(_CREDENTIAL_PARTS, values) if not value]
-    if missing:
-        raise LorecastError(f"{name}: missing credentials {', '.join(missing)} (flags, environment or .env; "
-                            f"`lorecast auth {name}` gets the access token)")
-    credentials = OAuth1Credentials(*values)
+    if name == "mastodon":
+        from poster.platforms.mastodon import MastodonPlatform
+
+        instance, token = _required(name, options, "mastodon_instance", "mastodon_access_token")
+        return MastodonPlatform(instance, token, visibility=options["mastodon_visibility"], timeout=timeout)
+    if name == "bluesky":
+        from poster.bluesky_session import session_path
+        from poster.platforms.bluesky import BlueskyPlatform
+
+        handle, password = _required(name, options, "bluesky_handle", "bluesky_app_password")
+        return BlueskyPlatform(options["bluesky_service"], handle, password, session_path(ledger_path, handle),
+                               timeout=timeout, appview_url=options["bluesky_appview_url"])
+    from poster.credentials import OAuth1Credentials
+
+    credentials = OAuth1Credentials(*_required(name, options, *(f"{name}_{part}" for part in _CREDENTIAL_PARTS)))
     if name == "twitter":
         from poster.platforms.twitter import TwitterPlatform
 
-        return TwitterPlatform(credentials, api_url=options["twitter_api_url"])
+        return TwitterPlatform(credentials, api_url=options["twitter_api_url"], timeout=timeout, meter=meter,
+                               allow_links=allow_links)
     from poster.platforms.tumblr import TumblrPlatform
 
     if not options["tumblr_blog"]:
         raise LorecastError("tumblr: no blog to post to (--tumblr-blog or LORECAST_TUMBLR_BLOG)")
     tags = [tag.strip() for tag in options["tumblr_tags"].split(",") if tag.strip()]
-    return TumblrPlatform(credentials, options["tumblr_blog"], api_url=options["tumblr_api_url"], tags=tags)
+    return TumblrPlatform(credentials, options["tumblr_blog"], api_url=options["tumblr_api_url"], tags=tags,
+                          timeout=timeout)
+
+
+def _required(platform: str, options: dict[str, Any], *names: str) -> list[str]:
+    """The values of the options `names`; one error naming every variable missing (never a value)."""
+    missing = [_env(name) for name in names if not options[name]]
+    if missing:
+        how = {"mastodon": "`lorecast auth mastodon` gets the access token",
+               "bluesky": "create an app password in the account's settings"}.get(
+                   platform, f"`lorecast auth {platform}` gets the access token")
+        raise LorecastError(f"{platform}: missing credentials {', '.join(missing)} (flags, environment or .env; "
+                            f"{how})")
+    return [options[name] for name in names]
 
 
 def inference_client(endpoint: str, key: str | None, key_file: str | None, timeout: float = 60.0):

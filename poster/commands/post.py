@@ -2,7 +2,8 @@
 
 Exit codes (so that a CronJob's history tells them apart): 0 done; 1 an error (one line on stderr); 2 a usage
 error; 73 another run holds this account's ledger lock (nothing was done); 75 rate limited until after this
-run's deadline (nothing was lost: the next run posts).
+run's deadline (nothing was lost: the next run posts); 76 a billed call would pass the spending budget (it was not
+made). The Kubernetes Jobs end on 73, 75 and 76 without a retry (their podFailurePolicy).
 """
 
 from __future__ import annotations
@@ -19,11 +20,13 @@ from poster.commands.options import (
     make_platform,
     platform_argument,
     platform_options,
+    spending_options,
 )
 from poster.env_file import DotEnvCommand
 
 EXIT_BUSY = 73
 EXIT_RATE_LIMITED = 75
+EXIT_BUDGET = 76
 
 
 def _say(line: str) -> None:
@@ -31,8 +34,8 @@ def _say(line: str) -> None:
 
 
 def _run(action):
-    """Run `action()`, turning the lock and rate-limit stops into their exit codes."""
-    from lorecast.errors import LedgerBusy, RateLimitedExit
+    """Run `action()`, turning the lock, rate-limit and budget stops into their exit codes."""
+    from lorecast.errors import BudgetReached, LedgerBusy, RateLimitedExit
 
     try:
         return action()
@@ -42,6 +45,15 @@ def _run(action):
     except RateLimitedExit as error:
         _say(f"error: {error}")
         raise click.exceptions.Exit(EXIT_RATE_LIMITED) from None
+    except BudgetReached as error:
+        _say(f"error: {error}")
+        raise click.exceptions.Exit(EXIT_BUDGET) from None
+
+
+def _meter(ledger, platform: str, monthly_cap_usd, run_cap_usd, prices_path):
+    from poster.costs import Meter, read_prices
+
+    return Meter(ledger, platform, read_prices(prices_path), monthly_cap_usd=monthly_cap_usd, run_cap_usd=run_cap_usd)
 
 
 @click.command("post", cls=DotEnvCommand)
@@ -60,6 +72,13 @@ def _run(action):
                    "activeDeadlineSeconds): a rate limit that resets later stops the run with exit code 75.")
 @click.option("--max-wait", "max_wait_s", type=click.FloatRange(min=0), default=120.0, show_default=True,
               metavar="SECONDS", help="The longest the run sleeps for a rate limit to reset.")
+@click.option("--settle-after", "settle_after_s", type=click.FloatRange(min=0), default=600.0, show_default=True,
+              envvar="LORECAST_SETTLE_AFTER", show_envvar=True, metavar="SECONDS",
+              help="A post whose outcome is unknown (its answer never came) and that the platform still does not "
+                   "show this long after it was sent is marked failed, which frees its text.")
+@click.option("--allow-links", is_flag=True, envvar="LORECAST_ALLOW_LINKS", show_envvar=True,
+              help="Post texts with a link on X too (X bills a post with a link about 13 times a plain one); "
+                   "without it such candidates are skipped on X.")
 @click.option("--request", "request_json", default="{}", metavar="JSON", envvar="LORECAST_REQUEST",
               show_envvar=True,
               help='Extra inference request fields, e.g. \'{"temperature": 0.9, "explore": 0.1}\' '
@@ -67,15 +86,20 @@ def _run(action):
 @inference_options
 @ledger_option
 @platform_options
+@spending_options
 def post_command(platform: str, count: int, candidates: int, dry_run: bool, deadline_s: float, max_wait_s: float,
-                 request_json: str, endpoint: str, key: str | None, key_file: str | None, ledger_path: str,
-                 **platform_settings: Any) -> None:
-    """Publish the best new text from TorchServe to PLATFORM (twitter, tumblr, or stdout for a dry look).
+                 settle_after_s: float, allow_links: bool, request_json: str, endpoint: str, key: str | None,
+                 key_file: str | None, ledger_path: str, monthly_cap_usd: float | None, run_cap_usd: float | None,
+                 prices_path: str | None, **platform_settings: Any) -> None:
+    """Publish the best new text from TorchServe to PLATFORM (twitter, tumblr, mastodon, bluesky, or stdout for a
+    dry look).
 
     \b
-    A run: take the account's ledger lock, settle posts a crashed run left pending, ask TorchServe for
-    candidates, record the chosen one as pending, publish it, record it as posted with its remote id.
-    Exit codes: 0 done, 1 error, 73 another run holds the lock, 75 rate limited past the deadline.
+    A run: take the account's ledger lock, look up the posts of earlier runs whose outcome is unknown, ask
+    TorchServe for candidates, record the chosen one as pending, publish it, record it as posted with its
+    remote id.
+    Exit codes: 0 done, 1 error, 73 another run holds the lock, 75 rate limited past the deadline,
+    76 the spending budget would be passed.
     """
     import json
 
@@ -88,10 +112,11 @@ def post_command(platform: str, count: int, candidates: int, dry_run: bool, dead
         raise click.BadParameter(f"not JSON ({error})", param_hint="--request") from None
     if not isinstance(request, dict) or "n" in request:
         raise click.BadParameter("a JSON object of request fields other than n", param_hint="--request")
-    target = make_platform(platform, platform_settings)
     options = PostOptions(count=count, candidates=candidates, deadline_s=deadline_s, max_wait_s=max_wait_s,
-                          request=request)
+                          settle_after_s=settle_after_s, request=request)
     with inference_client(endpoint, key, key_file) as client, Ledger(Path(ledger_path)) as ledger:
+        target = make_platform(platform, platform_settings, ledger_path=ledger_path, allow_links=allow_links,
+                               meter=_meter(ledger, platform, monthly_cap_usd, run_cap_usd, prices_path))
         if dry_run:
             text = choose_text(target, ledger, client, options, _say)
             click.echo(text)
@@ -104,18 +129,25 @@ def post_command(platform: str, count: int, candidates: int, dry_run: bool, dead
 
 @click.command("feedback", cls=DotEnvCommand)
 @platform_argument
-@click.option("--days", type=click.FloatRange(min=0, min_open=True), default=30.0, show_default=True,
-              help="Collect engagement for the posts of the last this many days.")
+@click.option("--days", type=click.FloatRange(min=0, min_open=True), default=7.0, show_default=True,
+              help="Collect engagement for the posts of the last this many days (older posts' numbers hardly "
+                   "change, and on X every post read is billed).")
 @ledger_option
 @platform_options
-def feedback_command(platform: str, days: float, ledger_path: str, **platform_settings: Any) -> None:
+@spending_options
+def feedback_command(platform: str, days: float, ledger_path: str, monthly_cap_usd: float | None,
+                     run_cap_usd: float | None, prices_path: str | None, **platform_settings: Any) -> None:
     """Store the current engagement of recent posts on PLATFORM in the ledger, for the selector to learn from.
 
-    X: likes, reposts, replies, quotes and impressions (GET /2/tweets in batches of 100); Tumblr: note counts.
+    \b
+    X: likes, reposts, replies, quotes and impressions (GET /2/tweets, 100 posts a request, each billed);
+    Tumblr: note counts; Mastodon: favourites, boosts, replies; Bluesky: likes, reposts, replies, quotes.
+    Exit codes as `lorecast post`.
     """
     from poster.ledger import Ledger
     from poster.run import feedback_run
 
-    target = make_platform(platform, platform_settings)
     with Ledger(Path(ledger_path), create=False) as ledger:  # nothing posted yet: say so, do not create one
+        target = make_platform(platform, platform_settings, ledger_path=ledger_path,
+                               meter=_meter(ledger, platform, monthly_cap_usd, run_cap_usd, prices_path))
         _run(lambda: feedback_run(target, ledger, days, _say))

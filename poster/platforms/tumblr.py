@@ -3,9 +3,9 @@
     tumblr = TumblrPlatform(credentials, blog="mybot", tags=("lorecast", "bot"))
     tumblr.account          the blog, as given
     tumblr.fits(text)       None, or why not (empty, more than 4096 characters)
-    tumblr.post(text)       POST /v2/blog/{blog}/posts {"content": [{"type": "text", "text"}], "tags": "a,b",
+    tumblr.post(draft)      POST /v2/blog/{blog}/posts {"content": [{"type": "text", "text"}], "tags": "a,b",
                             "state": "published"}                     -> 201 {"meta", "response": {"id": "..."}}
-    tumblr.find(text)       GET /v2/blog/{blog}/posts?npf=true&limit=20&offset=...  (the 100 latest posts)
+    tumblr.find(draft)      GET /v2/blog/{blog}/posts?npf=true&limit=20&offset=...  (the 100 latest posts)
                             -> {"response": {"posts": [{"id_string", "content": [blocks], "note_count"}, ...]}}
     tumblr.engagement(ids)  GET /v2/blog/{blog}/posts?id=ID&npf=true, one request per id (404: left out)
 
@@ -32,7 +32,7 @@ import requests
 
 from lorecast.errors import AuthRefused, LorecastError, RateLimited
 from poster.credentials import OAuth1Credentials
-from poster.platforms.base import Engagement, Platform
+from poster.platforms.base import Draft, Engagement, Platform
 from poster.platforms.http import SignedApi, header_number, resets
 from poster.responses import excerpt, json_body
 from textrules.forms import platform_form
@@ -69,8 +69,8 @@ class TumblrPlatform(Platform):
             return f"{len(text)} characters, a Tumblr text block here takes {MAX_TEXT_CHARS}"
         return None
 
-    def post(self, text: str) -> str:
-        body: dict[str, Any] = {"content": [{"type": "text", "text": text}], "state": "published"}
+    def post(self, draft: Draft) -> str:
+        body: dict[str, Any] = {"content": [{"type": "text", "text": draft.text}], "state": "published"}
         if self.tags:
             body["tags"] = ",".join(self.tags)
         response = self._call("POST", self._posts_path, json=body)
@@ -80,8 +80,8 @@ class TumblrPlatform(Platform):
             raise self._api.error(f"Tumblr answered POST {self._posts_path} without a post id", transient=True)
         return post_id
 
-    def find(self, text: str) -> str | None:
-        wanted = platform_form(text)
+    def find(self, draft: Draft) -> str | None:
+        wanted = platform_form(draft.text)
         for offset in range(0, FIND_SCAN, PAGE_SIZE):
             posts = _posts(self._call("GET", self._posts_path,
                                       params={"npf": "true", "limit": PAGE_SIZE, "offset": offset}))

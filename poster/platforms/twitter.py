@@ -1,14 +1,21 @@
 """X (Twitter) API v2 with OAuth 1.0a user context: the `twitter` platform.
 
-    x = TwitterPlatform(credentials)                     # api_url="https://api.x.com"
-    x.fits(text)        None, or "301 weighted characters, X allows 280" (poster.twitter_text)
-    x.post(text)        POST /2/tweets {"text"}                 -> 201 {"data": {"id", "text"}}
+    x = TwitterPlatform(credentials, meter=Meter(...))   # api_url="https://api.x.com", allow_links=False
+    x.fits(text)        None, or "301 weighted characters, X allows 280" (poster.twitter_text); a text with a
+                        link is refused unless allow_links (X bills such a post about 13 times a plain one)
+    x.post(draft)       POST /2/tweets {"text"}                 -> 201 {"data": {"id", "text"}}
     x.account           GET /2/users/me                         -> {"data": {"id", "username", ...}}, once
-    x.find(text)        GET /2/users/:id/tweets?max_results=100 -> {"data": [{"id", "text"}, ...], "meta"}
+    x.find(draft)       GET /2/users/:id/tweets?max_results=100&start_time=(a minute before the draft's row was
+                        written) -> {"data": [{"id", "text"}, ...], "meta"}: only the posts since then, so a
+                        lookup reads (and costs) little
     x.engagement(ids)   GET /2/tweets?ids=1,2,...&tweet.fields=public_metrics, 100 ids a request
                         -> {"data": [{"id", "public_metrics": {"like_count", "retweet_count", "reply_count",
                             "quote_count", "impression_count"}}], "errors": [...ids not found...]}
     x.rate_limit        RateLimit(limit, remaining, reset_at) of the last answer's x-rate-limit-* headers
+
+Billing (poster/costs.py): every call goes through the meter first, which refuses (BudgetReached) a call that
+could pass a spending cap and records what it billed: a post ("post" or "post_with_link"), and each post or user
+object read ("read": the user lookup, the timeline lookup, the engagement reads).
 
 Errors, from X's problem bodies {"title", "detail", "errors": [{"message"}]}:
     403 whose detail speaks of duplicate content -> DuplicatePost
@@ -20,22 +27,26 @@ Errors, from X's problem bodies {"title", "detail", "errors": [{"message"}]}:
 
 from __future__ import annotations
 
+import contextlib
 import html
 from collections.abc import Sequence
+from datetime import timedelta, timezone
 from typing import Any, NamedTuple
 
 import requests
 
 from lorecast.errors import AuthRefused, DuplicatePost, RateLimited
+from poster.costs import Bill, Meter
 from poster.credentials import OAuth1Credentials
-from poster.platforms.base import Engagement, Platform
+from poster.platforms.base import Draft, Engagement, Platform
 from poster.platforms.http import SignedApi, header_number, resets
 from poster.responses import excerpt, json_body
-from poster.twitter_text import INVALID_CHARACTERS, MAX_WEIGHTED_LENGTH, weighted_length
+from poster.twitter_text import INVALID_CHARACTERS, MAX_WEIGHTED_LENGTH, has_link, weighted_length
 from textrules.forms import platform_form
 
 ENGAGEMENT_BATCH = 100  # ids per GET /2/tweets: X's maximum
 TIMELINE_SCAN = 100  # the most recent posts find() looks through: X's max_results
+LOOKUP_MARGIN = timedelta(minutes=1)  # find() reads from this long before the row was written (clock skew)
 
 
 class RateLimit(NamedTuple):
@@ -48,9 +59,11 @@ class TwitterPlatform(Platform):
     name = "twitter"
 
     def __init__(self, credentials: OAuth1Credentials, api_url: str = "https://api.x.com",
-                 timeout: float = 30.0) -> None:
+                 timeout: float = 30.0, meter: Meter | None = None, allow_links: bool = False) -> None:
         self.api_url = api_url.rstrip("/")
         self.rate_limit: RateLimit | None = None
+        self.allow_links = allow_links
+        self.meter = meter
         self._api = SignedApi("X", credentials, timeout)
         self._user: tuple[str, str] | None = None  # (id, username)
 
@@ -70,10 +83,14 @@ class TwitterPlatform(Platform):
         length = weighted_length(text)
         if length > MAX_WEIGHTED_LENGTH:
             return f"{length} weighted characters, X allows {MAX_WEIGHTED_LENGTH}"
+        if not self.allow_links and has_link(text):
+            return "holds a link, which X bills at about 13 times a plain post (--allow-links posts it)"
         return None
 
-    def post(self, text: str) -> str:
-        document = self._call("POST", "/2/tweets", json={"text": text})
+    def post(self, draft: Draft) -> str:
+        with self._bill("post_with_link" if has_link(draft.text) else "post") as bill:
+            bill.units = 1  # billed once sent, even when the answer is lost
+            document = self._call("POST", "/2/tweets", json={"text": draft.text})
         post_id = _field(document.get("data"), "id")
         if post_id is None:
             # X took the request but the answer does not say as what: the post may be out, so the run must look.
@@ -81,10 +98,14 @@ class TwitterPlatform(Platform):
                                   transient=True)
         return post_id
 
-    def find(self, text: str) -> str | None:
+    def find(self, draft: Draft) -> str | None:
         user_id = self._me()[0]
-        document = self._call("GET", f"/2/users/{user_id}/tweets", params={"max_results": TIMELINE_SCAN})
-        wanted = platform_form(text)
+        since = (draft.created_at - LOOKUP_MARGIN).astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+        with self._bill("read", at_most=TIMELINE_SCAN) as bill:
+            document = self._call("GET", f"/2/users/{user_id}/tweets",
+                                  params={"max_results": TIMELINE_SCAN, "start_time": since})
+            bill.units = len(_list(document, "data"))
+        wanted = platform_form(draft.text)
         for item in _list(document, "data"):
             # X gives the text back with &, < and > escaped as HTML entities.
             if isinstance(item.get("text"), str) and platform_form(html.unescape(item["text"])) == wanted:
@@ -96,8 +117,10 @@ class TwitterPlatform(Platform):
         unique = list(dict.fromkeys(ids))
         for start in range(0, len(unique), ENGAGEMENT_BATCH):
             batch = unique[start:start + ENGAGEMENT_BATCH]
-            document = self._call("GET", "/2/tweets",
-                                  params={"ids": ",".join(batch), "tweet.fields": "public_metrics"})
+            with self._bill("read", at_most=len(batch)) as bill:
+                document = self._call("GET", "/2/tweets",
+                                      params={"ids": ",".join(batch), "tweet.fields": "public_metrics"})
+                bill.units = len(_list(document, "data"))
             for item in _list(document, "data"):  # ids X no longer has come under "errors": left out
                 post_id, metrics = _field(item, "id"), item.get("public_metrics")
                 if post_id is not None and isinstance(metrics, dict):
@@ -109,12 +132,20 @@ class TwitterPlatform(Platform):
 
     def _me(self) -> tuple[str, str]:
         if self._user is None:
-            data = self._call("GET", "/2/users/me").get("data")
-            user_id, username = _field(data, "id"), _field(data, "username")
-            if user_id is None or username is None:
-                raise self._api.error("X answered GET /2/users/me without the user's id and username")
-            self._user = (user_id, username)
+            with self._bill("read") as bill:
+                data = self._call("GET", "/2/users/me").get("data")
+                user_id, username = _field(data, "id"), _field(data, "username")
+                if user_id is None or username is None:
+                    raise self._api.error("X answered GET /2/users/me without the user's id and username")
+                self._user = (user_id, username)
+                bill.units = 1
+                if self.meter is not None:
+                    self.meter.account = username
         return self._user
+
+    def _bill(self, kind: str, at_most: int = 1):
+        """The meter's guard of one billed call (nothing to guard without a meter)."""
+        return self.meter.call(kind, at_most) if self.meter is not None else contextlib.nullcontext(Bill(kind, 0))
 
     def _call(self, method: str, path: str, **kwargs: Any) -> dict[str, Any]:
         """The JSON object of a 2xx answer; the mapped PlatformError for anything else."""

@@ -20,3 +20,21 @@ def standin() -> Iterator[StandIn]:
 def platform_server() -> Iterator[PlatformServer]:
     with PlatformServer() as server:
         yield server
+
+
+@pytest.fixture
+def mastodon_server():
+    """A Mastodon instance stand-in (tests/poster/mastodon_server.py)."""
+    from mastodon_server import MastodonServer
+
+    with MastodonServer() as server:
+        yield server
+
+
+@pytest.fixture
+def bluesky_server():
+    """A Bluesky PDS + AppView stand-in for what the real PDS cannot do here (tests/poster/bluesky_server.py)."""
+    from bluesky_server import BlueskyServer
+
+    with BlueskyServer() as server:
+        yield server

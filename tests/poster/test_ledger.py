@@ -114,14 +114,14 @@ def test_pending_then_posted_keeps_what_the_run_knew(ledger):
     before = datetime.now(UTC)
     post_id = ledger.begin("tumblr", "lorecast-bot", "Foo bar baz.", score=0.82, ranked_by="selector",
                            rng_seed=9223372036854775807)
-    [row] = ledger.pending("tumblr", "lorecast-bot")
+    [row] = ledger.unresolved("tumblr", "lorecast-bot")
     assert (row.id, row.state, row.text, row.text_key) == (post_id, "pending", "Foo bar baz.", text_key("foo bar baz."))
     assert (row.score, row.ranked_by, row.rng_seed) == (0.82, "selector", 9223372036854775807)
     assert row.remote_id is None and row.posted_at is None
     assert before <= row.created_at == row.updated_at <= datetime.now(UTC)
 
     ledger.mark_posted(post_id, "733948573985")
-    assert ledger.pending("tumblr", "lorecast-bot") == []
+    assert ledger.unresolved("tumblr", "lorecast-bot") == []
     [row] = ledger.posts()
     assert (row.state, row.remote_id, row.reason) == ("posted", "733948573985", None)
     assert row.created_at <= row.posted_at == row.updated_at
@@ -147,7 +147,7 @@ def test_pending_lists_oldest_first_and_posts_newest_first_with_filters(ledger):
            enumerate(["twitter", "tumblr", "twitter", "twitter"])]
     ledger.mark_posted(ids[2], "r2")
 
-    assert [row.id for row in ledger.pending("twitter", "@bot")] == [ids[0], ids[3]]
+    assert [row.id for row in ledger.unresolved("twitter", "@bot")] == [ids[0], ids[3]]
     assert [row.id for row in ledger.posts()] == ids[::-1]
     assert [row.id for row in ledger.posts(limit=2)] == [ids[3], ids[2]]
     assert [row.id for row in ledger.posts(platform="twitter", state="pending")] == [ids[3], ids[0]]
@@ -348,7 +348,7 @@ def test_runs_starting_together_on_a_new_ledger_claim_each_text_once(tmp_path):
         assert sorted(outcome for outcome, _ in outcomes) == ["duplicate", "duplicate", "pending", "pending"], \
             outcomes
         with Ledger(path) as ledger:
-            assert sorted(ledger_form(row.text) for row in ledger.pending("twitter", "@bot")) == [
+            assert sorted(ledger_form(row.text) for row in ledger.unresolved("twitter", "@bot")) == [
                 "other text.", "same text."]
 
 
@@ -378,7 +378,7 @@ def test_a_run_killed_while_holding_the_lock_leaves_it_to_the_next_run(path, cap
             with caplog.at_level(logging.WARNING, logger="poster.ledger"):
                 with ledger.lock("twitter", "@bot", holder="next:run", stale_after_s=3600):
                     # The killed run's post is left pending, for this run to resolve.
-                    assert [row.id for row in ledger.pending("twitter", "@bot")] == [post_id]
+                    assert [row.id for row in ledger.unresolved("twitter", "@bot")] == [post_id]
             assert f"taking over the lock of run {holder}" in caplog.text and "process is gone" in caplog.text
     finally:
         if process.is_alive():

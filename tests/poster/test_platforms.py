@@ -5,11 +5,13 @@ of lorecast/errors.py, with no secret in any message."""
 from __future__ import annotations
 
 import io
+import itertools
 import json
 import threading
 import time
 from collections.abc import Iterator
 from dataclasses import replace
+from datetime import datetime, timezone
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
@@ -17,10 +19,19 @@ from platform_server import DropAfterAccept, Duplicate, PlatformServer, RateLimi
 
 from lorecast.errors import AuthRefused, DuplicatePost, PlatformError, RateLimited
 from poster.credentials import OAuth1Credentials
-from poster.platforms.base import Engagement
+from poster.platforms.base import Draft, Engagement
 from poster.platforms.stdout import StdoutPlatform
 from poster.platforms.tumblr import TumblrPlatform
 from poster.platforms.twitter import TwitterPlatform
+from poster.tid import tid
+
+_ROW_IDS = itertools.count(1)
+
+
+def draft(text: str) -> Draft:
+    """A ledger row's draft of `text`, written now, with a key of its own."""
+    now = datetime.now(timezone.utc)
+    return Draft(text, tid(now, next(_ROW_IDS)), now)
 
 
 def twitter(server: PlatformServer, credentials: OAuth1Credentials | None = None,
@@ -53,7 +64,7 @@ def api_calls(server: PlatformServer, method: str, path: str) -> int:
 
 def test_x_posts_and_knows_its_account(platform_server: PlatformServer) -> None:
     x = twitter(platform_server)
-    post_id = x.post("The bit bucket is where lost bits go.")
+    post_id = x.post(draft("The bit bucket is where lost bits go."))
     [stored] = platform_server.posts("twitter")
     assert (post_id, stored.text) == (stored.id, "The bit bucket is where lost bits go.")
     assert x.account == x.account == platform_server.twitter_user.username
@@ -67,13 +78,13 @@ def test_x_posts_and_knows_its_account(platform_server: PlatformServer) -> None:
 
 def test_x_refuses_the_same_text_twice_as_a_duplicate(platform_server: PlatformServer) -> None:
     x = twitter(platform_server)
-    x.post("Never twice.")
+    x.post(draft("Never twice."))
     with pytest.raises(DuplicatePost) as caught:
-        x.post("Never twice.")
+        x.post(draft("Never twice."))
     assert "duplicate" in str(caught.value)
     platform_server.inject("twitter", "^/2/tweets$", Duplicate())
     with pytest.raises(DuplicatePost):
-        x.post("A new text that X still calls a duplicate.")
+        x.post(draft("A new text that X still calls a duplicate."))
     assert len(platform_server.posts("twitter")) == 1
     assert_clean(caught.value, platform_server.twitter_credentials)
 
@@ -82,7 +93,7 @@ def test_x_refuses_the_same_text_twice_as_a_duplicate(platform_server: PlatformS
 def test_x_wrong_credentials_are_refused(platform_server: PlatformServer, wrong: str) -> None:
     credentials = replace(platform_server.twitter_credentials, **{wrong: "wrongwrongwrong"})
     with pytest.raises(AuthRefused) as caught:
-        twitter(platform_server, credentials).post("hello")
+        twitter(platform_server, credentials).post(draft("hello"))
     assert "HTTP 401" in str(caught.value)
     assert not caught.value.transient
     assert not platform_server.posts("twitter")
@@ -94,7 +105,7 @@ def test_x_rate_limit_gives_the_reset_time(platform_server: PlatformServer) -> N
     x = twitter(platform_server)
     platform_server.inject("twitter", "^/2/tweets$", RateLimit(30))
     with pytest.raises(RateLimited) as caught:
-        x.post("Too soon.")
+        x.post(draft("Too soon."))
     assert caught.value.transient
     assert caught.value.reset_at == pytest.approx(time.time() + 30, abs=2)
     assert x.rate_limit is not None and x.rate_limit.remaining == 0
@@ -106,12 +117,12 @@ def test_x_server_errors_are_transient_and_bad_requests_are_not(platform_server:
     x = twitter(platform_server)
     platform_server.inject("twitter", "^/2/tweets$", Status(503))
     with pytest.raises(PlatformError) as caught:
-        x.post("Later, maybe.")
+        x.post(draft("Later, maybe."))
     assert type(caught.value) is PlatformError and caught.value.transient
     assert "HTTP 503" in str(caught.value)
     # Past fits(): X's own 400 comes back with X's reason, and retrying will not help.
     with pytest.raises(PlatformError) as caught:
-        x.post("語" * 141)
+        x.post(draft("語" * 141))
     assert type(caught.value) is PlatformError and not caught.value.transient
     assert "HTTP 400" in str(caught.value) and "too long" in str(caught.value)
     assert_clean(caught.value, platform_server.twitter_credentials)
@@ -121,20 +132,20 @@ def test_x_server_errors_are_transient_and_bad_requests_are_not(platform_server:
 def test_x_post_without_an_answer_is_transient_and_find_resolves_it(platform_server: PlatformServer,
                                                                      fault: DropAfterAccept | Slow) -> None:
     x = twitter(platform_server, timeout=0.5)
-    x.post("An earlier post.")
+    x.post(draft("An earlier post."))
     platform_server.inject("twitter", "^/2/tweets$", fault)
     with pytest.raises(PlatformError) as caught:
-        x.post("Sent, but was it posted?")
+        x.post(draft("Sent, but was it posted?"))
     assert type(caught.value) is PlatformError and caught.value.transient
     assert_clean(caught.value, platform_server.twitter_credentials)
     [stored] = [post for post in platform_server.posts("twitter") if post.text == "Sent, but was it posted?"]
-    assert x.find("Sent, but was it posted?") == stored.id
-    assert x.find("Never sent.") is None
+    assert x.find(draft("Sent, but was it posted?")) == stored.id
+    assert x.find(draft("Never sent.")) is None
 
 
 def test_x_engagement_asks_100_ids_at_a_time(platform_server: PlatformServer) -> None:
     x = twitter(platform_server)
-    ids = [x.post(f"Post number {number}.") for number in range(3)]
+    ids = [x.post(draft(f"Post number {number}.")) for number in range(3)]
     for number, post_id in enumerate(ids):
         platform_server.set_engagement("twitter", post_id, like_count=10 + number, retweet_count=number,
                                        reply_count=1, quote_count=2, impression_count=100 * number)
@@ -160,7 +171,7 @@ def test_x_fits_counts_weighted_characters(platform_server: PlatformServer, text
     # Right at the limit, by weight: fits here, and the test platform (which counts on its own) takes it.
     at_limit = "語" * 139 + "👍🏽"
     assert x.fits(at_limit) is None
-    assert x.post(at_limit)
+    assert x.post(draft(at_limit))
 
 
 # --- Tumblr ----------------------------------------------------------------------------------------------------
@@ -168,7 +179,7 @@ def test_x_fits_counts_weighted_characters(platform_server: PlatformServer, text
 
 def test_tumblr_posts_an_npf_text_with_tags(platform_server: PlatformServer) -> None:
     blog = tumblr(platform_server)
-    post_id = blog.post("A hacker's koan.")
+    post_id = blog.post(draft("A hacker's koan."))
     [stored] = platform_server.posts("tumblr")
     assert post_id == stored.id
     assert stored.content == [{"type": "text", "text": "A hacker's koan."}]
@@ -178,18 +189,18 @@ def test_tumblr_posts_an_npf_text_with_tags(platform_server: PlatformServer) -> 
 
 def test_tumblr_find_pages_through_recent_posts(platform_server: PlatformServer) -> None:
     blog = tumblr(platform_server)
-    ids = [blog.post(f"Entry {number}.") for number in range(25)]
-    assert blog.find("Entry 0.") == ids[0]  # the oldest: on the second page of 20
-    assert blog.find("Entry 24.") == ids[24]
+    ids = [blog.post(draft(f"Entry {number}.")) for number in range(25)]
+    assert blog.find(draft("Entry 0.")) == ids[0]  # the oldest: on the second page of 20
+    assert blog.find(draft("Entry 24.")) == ids[24]
     before = api_calls(platform_server, "GET", f"/tumblr/v2/blog/{platform_server.tumblr_blog}/posts")
-    assert blog.find("Never posted.") is None
+    assert blog.find(draft("Never posted.")) is None
     after = api_calls(platform_server, "GET", f"/tumblr/v2/blog/{platform_server.tumblr_blog}/posts")
     assert after - before == 2  # stops at the short last page
 
 
 def test_tumblr_engagement_is_the_note_count(platform_server: PlatformServer) -> None:
     blog = tumblr(platform_server)
-    first, second = blog.post("One."), blog.post("Two.")
+    first, second = blog.post(draft("One.")), blog.post(draft("Two."))
     platform_server.set_engagement("tumblr", first, note_count=7)
     counts = blog.engagement([first, second, "999"])  # 999: no such post, left out
     assert counts == {first: Engagement(likes=7), second: Engagement()}
@@ -199,11 +210,11 @@ def test_tumblr_engagement_is_the_note_count(platform_server: PlatformServer) ->
 def test_tumblr_refusals(platform_server: PlatformServer) -> None:
     credentials = replace(platform_server.tumblr_credentials, access_secret="wrongwrongwrong")
     with pytest.raises(AuthRefused) as caught:
-        tumblr(platform_server, credentials).post("hello")
+        tumblr(platform_server, credentials).post(draft("hello"))
     assert "HTTP 401" in str(caught.value) and not caught.value.transient
     assert_clean(caught.value, credentials)
     with pytest.raises(AuthRefused) as caught:
-        tumblr(platform_server, blog="someone-else").post("hello")  # a blog the account does not own
+        tumblr(platform_server, blog="someone-else").post(draft("hello"))  # a blog the account does not own
     assert "HTTP 403" in str(caught.value)
     assert not platform_server.posts("tumblr") and not platform_server.posts("tumblr", "someone-else")
 
@@ -212,21 +223,21 @@ def test_tumblr_rate_limit_and_server_errors(platform_server: PlatformServer) ->
     blog = tumblr(platform_server)
     platform_server.inject("tumblr", "/posts$", RateLimit(30))
     with pytest.raises(RateLimited) as caught:
-        blog.post("Too soon.")
+        blog.post(draft("Too soon."))
     assert caught.value.reset_at == pytest.approx(time.time() + 30, abs=2)
     assert_clean(caught.value, platform_server.tumblr_credentials)
     platform_server.inject("tumblr", "/posts$", Status(502))
     with pytest.raises(PlatformError) as caught:
-        blog.post("Later.")
+        blog.post(draft("Later."))
     assert type(caught.value) is PlatformError and caught.value.transient and "HTTP 502" in str(caught.value)
 
 
 def test_tumblr_daily_post_limit_has_no_known_reset(platform_server: PlatformServer) -> None:
     platform_server.tumblr_daily_post_limit = 1
     blog = tumblr(platform_server)
-    blog.post("The one post of the day.")
+    blog.post(draft("The one post of the day."))
     with pytest.raises(RateLimited) as caught:
-        blog.post("One too many.")
+        blog.post(draft("One too many."))
     assert caught.value.reset_at is None  # the hourly API limit is not what ran out
     assert "daily post limit" in str(caught.value)
 
@@ -235,10 +246,10 @@ def test_tumblr_dropped_post_is_transient_and_find_resolves_it(platform_server: 
     blog = tumblr(platform_server)
     platform_server.inject("tumblr", "/posts$", DropAfterAccept())
     with pytest.raises(PlatformError) as caught:
-        blog.post("Sent into the dark.")
+        blog.post(draft("Sent into the dark."))
     assert type(caught.value) is PlatformError and caught.value.transient
     [stored] = platform_server.posts("tumblr")
-    assert blog.find("Sent into the dark.") == stored.id
+    assert blog.find(draft("Sent into the dark.")) == stored.id
 
 
 def test_tumblr_fits_its_text_block_limit(platform_server: PlatformServer) -> None:
@@ -254,19 +265,19 @@ def test_tumblr_fits_its_text_block_limit(platform_server: PlatformServer) -> No
 def test_stdout_prints_and_remembers_what_it_printed() -> None:
     stream = io.StringIO()
     platform = StdoutPlatform(stream=stream, account="demo")
-    first = platform.post("First line.")
-    second = platform.post("Second line.")
+    first = platform.post(draft("First line."))
+    second = platform.post(draft("Second line."))
     assert stream.getvalue() == "First line.\nSecond line.\n"
     assert first.startswith("stdout-") and first != second
-    assert platform.post("First line.") == first  # the id is the text's
+    assert platform.post(draft("First line.")) == first  # the id is the text's
     assert (platform.name, platform.account) == ("stdout", "demo")
-    assert platform.find("Second line.") == second and platform.find("Never printed.") is None
+    assert platform.find(draft("Second line.")) == second and platform.find(draft("Never printed.")) is None
     assert platform.engagement([first, "stdout-000000000000"]) == {first: Engagement()}
     assert platform.fits("x" * 10_000) is None and platform.fits("") == "empty text"
 
 
 def test_stdout_writes_to_the_stdout_of_the_moment(capsys: pytest.CaptureFixture[str]) -> None:
-    StdoutPlatform().post("Captured.")
+    StdoutPlatform().post(draft("Captured."))
     assert capsys.readouterr().out == "Captured.\n"
 
 
@@ -314,6 +325,6 @@ def test_a_key_or_token_echoed_by_the_platform_is_scrubbed(echo_url: str) -> Non
     for platform in (TwitterPlatform(credentials, api_url=echo_url, timeout=5),
                      TumblrPlatform(credentials, blog="demo", api_url=echo_url, timeout=5)):
         with pytest.raises(PlatformError) as caught:
-            platform.post("hello")
+            platform.post(draft("hello"))
         assert "HTTP 400" in str(caught.value) and "***" in str(caught.value)  # the echo came back, scrubbed
         assert_clean(caught.value, credentials)
