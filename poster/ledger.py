@@ -352,6 +352,11 @@ class Ledger:
                     (platform, account, holder),
                 )
 
+    def lock_holder(self, platform: str, account: str) -> str | None:
+        """The run holding the account's lock, if any (it may have died: `lock` takes a dead run's lock over)."""
+        rows = self._query("SELECT holder FROM run_locks WHERE platform = ? AND account = ?", (platform, account))
+        return rows[0][0] if rows else None
+
     # -- posts ---------------------------------------------------------------------------------------------------
 
     def has_text(self, platform: str, account: str, text: str) -> bool:

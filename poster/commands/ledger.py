@@ -1,7 +1,14 @@
-"""`lorecast ledger list|export`: read the poster's ledger (poster/ledger.py).
+"""`lorecast ledger list|export|costs|settle`: read the poster's ledger (poster/ledger.py), and settle by hand a
+post whose outcome no run could find out.
 
-`list` prints a table of the newest posts, one a line: id, state, platform, account, remote id, created (UTC),
-the text shortened, and the post's latest total engagement ("-" before any feedback run).
+`list` prints a table of the posts whose outcome is unknown, then the newest others, one a line: id, state,
+platform, account, remote id, created (UTC), the text shortened, and the post's latest total engagement ("-"
+before any feedback run).
+
+`costs` prints the billed platform calls (X's pay-per-use) by month, platform, account and kind, with totals.
+
+`settle ID --posted REMOTE_ID | --failed` records what a person found out about an unknown post: it is on the
+platform as REMOTE_ID (its text stays claimed), or it is not (its text is free again).
 
 `export` writes every post, oldest first, with its latest metrics:
     jsonl  one object a line: the post's columns (timestamps as UTC ISO 8601) and "metrics": {fetched_at, likes,
@@ -46,18 +53,83 @@ def ledger_group() -> None:
 def list_command(ledger_path: str, platform: str | None, state: str | None, limit: int) -> None:
     """Print the newest posts as a table, with each one's latest total engagement."""
     with Ledger(ledger_path, create=False) as ledger:
-        rows = ledger.posts(platform=platform, state=state, limit=limit or None)
+        # The posts that need a person's eye come first, all of them: an unknown outcome blocks its text.
+        unknown = ledger.posts(platform=platform, state="unknown") if state in (None, "unknown") else []
+        rows = [row for row in ledger.posts(platform=platform, state=state, limit=limit or None)
+                if row.state != "unknown"]
+        rows = unknown + rows
         metrics = ledger.latest_metrics(row.id for row in rows)
     if not rows:
         click.echo(f"no posts in {ledger_path}" + (" match" if platform or state else ""), err=True)
         return
     header = ("id", "state", "platform", "account", "remote id", "created (UTC)", "text", "engagement")
-    table = [header] + [_table_line(row, metrics.get(row.id)) for row in rows]
-    widths = [max(len(line[column]) for line in table) for column in range(len(header))]
+    _print_table([header] + [_table_line(row, metrics.get(row.id)) for row in rows])
+    if limit and len(rows) - len(unknown) == limit:
+        click.echo(f"(the newest {limit}; --limit 0 shows all)", err=True)
+    if unknown:
+        click.echo(f"{len(unknown)} post(s) with an unknown outcome: look on the platform, then "
+                   "`lorecast ledger settle ID --posted REMOTE_ID` or `--failed`", err=True)
+
+
+@ledger_group.command("settle")
+@ledger_option
+@click.argument("post_id", type=int, metavar="ID")
+@click.option("--posted", "remote_id", metavar="REMOTE_ID",
+              help="The post is on the platform with this id (its URL's last part; Bluesky: its at:// URI).")
+@click.option("--failed", is_flag=True, help="The post is not on the platform: its text may be posted again.")
+def settle_command(ledger_path: str, post_id: int, remote_id: str | None, failed: bool) -> None:
+    """Record the outcome of post ID, whose outcome no run could find out (state unknown).
+
+    Runs look such posts up again by themselves; settle one by hand when the platform's lookup cannot tell
+    (X without read access, a deleted post). A pending post can be settled only while no run holds its
+    account's lock.
+    """
+    if (remote_id is None) == (not failed):
+        raise click.UsageError("give exactly one of --posted REMOTE_ID and --failed")
+    with Ledger(ledger_path, create=False) as ledger:
+        row = ledger.post(post_id)
+        if row.state not in ("unknown", "pending"):
+            raise LorecastError(f"{ledger_path}: post {post_id} is {row.state}: only an unknown or pending post "
+                                "can be settled")
+        if row.state == "pending" and ledger.lock_holder(row.platform, row.account):
+            raise LorecastError(f"{ledger_path}: post {post_id} is pending and a run holds the lock of "
+                                f"{row.platform} account {row.account!r}: let it finish, it settles the post")
+        if failed:
+            ledger.mark_failed(post_id, "settled by hand: not on the platform")
+        else:
+            ledger.mark_posted(post_id, remote_id)
+    click.echo(f"post {post_id} settled as {'failed' if failed else 'posted as ' + remote_id}", err=True)
+
+
+@ledger_group.command("costs")
+@ledger_option
+@click.option("--platform", default=None, metavar="NAME", help="Only this platform's calls.")
+def costs_command(ledger_path: str, platform: str | None) -> None:
+    """Print what the billed platform calls cost, by month (UTC), platform, account and kind.
+
+    Prices are those of the run that made each call (built in, or from --prices FILE): an estimate of the
+    platform's bill, not a copy of it.
+    """
+    with Ledger(ledger_path, create=False) as ledger:
+        rows = ledger.costs(platform=platform)
+    if not rows:
+        click.echo(f"no billed calls in {ledger_path}", err=True)
+        return
+    header = ("month", "platform", "account", "kind", "calls", "units", "USD")
+    table = [header] + [(month, name, account or "-", kind, str(calls), str(units), f"{cost:.3f}")
+                        for name, account, month, kind, calls, units, cost in rows]
+    months: dict[tuple[str, str], float] = {}
+    for name, _, month, _, _, _, cost in rows:
+        months[(month, name)] = months.get((month, name), 0.0) + cost
+    table += [(month, name, "all", "total", "", "", f"{cost:.3f}") for (month, name), cost in sorted(months.items())]
+    _print_table(table)
+
+
+def _print_table(table: list[tuple[str, ...]]) -> None:
+    """Columns padded to their widest cell, two spaces apart."""
+    widths = [max(len(line[column]) for line in table) for column in range(len(table[0]))]
     for line in table:
         click.echo("  ".join(cell.ljust(width) for cell, width in zip(line, widths)).rstrip())
-    if limit and len(rows) == limit:
-        click.echo(f"(the newest {limit}; --limit 0 shows all)", err=True)
 
 
 @ledger_group.command("export")
