@@ -17,6 +17,10 @@ of the output is checked:
             readOnlyRootFilesystem true and drops ALL capabilities
   port      a Service that selects the TorchServe pods exposes port 8080 (inference) and nothing else, and there
             is one
+  job       every poster Job and CronJob (pods labelled app.kubernetes.io/component=poster) has a podFailurePolicy
+            whose rules, taken in order, end the Job (FailJob) on the exit codes a retry cannot change (73 ledger
+            lock held, 75 rate limited past the deadline, 76 spending budget reached) and Ignore a pod with the
+            condition DisruptionTarget (the cluster took it away: run it again), with restartPolicy Never
 The documents of ROOT/examples/*.yaml get the schema check and the secret rule only: they are not applied as they
 are, but an example Secret filled in with real values must not be committed either.
 
@@ -35,7 +39,7 @@ import re
 import shlex
 import subprocess
 import sys
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -50,6 +54,11 @@ Rule = Callable[[list[Document]], Iterator[tuple[Document | None, str]]]
 
 KUSTOMIZE = ("kubectl", "kustomize")
 TORCHSERVE_SELECTOR = ("app.kubernetes.io/component", "torchserve")
+POSTER_SELECTOR = ("app.kubernetes.io/component", "poster")
+# The exit codes of `lorecast post` / `lorecast feedback` (poster/commands/post.py) that mean the poster stopped on
+# purpose: a retry minutes later meets the same lock, limit or budget, so a poster Job must fail at once on them.
+FINAL_EXIT_CODES = {73: "ledger lock held", 75: "rate limited past the deadline", 76: "spending budget reached"}
+DISRUPTION_CONDITION = "DisruptionTarget"
 INFERENCE_PORT = 8080
 # Where the pod template sits in each workload kind (a Pod is its own template).
 _TEMPLATE_PATHS = {
@@ -61,6 +70,8 @@ _TEMPLATE_PATHS = {
     "Job": ("spec", "template"),
     "CronJob": ("spec", "jobTemplate", "spec", "template"),
 }
+# Where the Job spec sits (podFailurePolicy, backoffLimit).
+_JOB_SPEC_PATHS = {"Job": ("spec",), "CronJob": ("spec", "jobTemplate", "spec")}
 # Values that say "fill me in" at a glance; anything else in a Secret counts as a credential.
 _PLACEHOLDER = re.compile(
     r"^(|<[^<>]*>|\$\{[^{}]*\}|x+|\*+|\.+|…|(change|replace)[-_ ]?me|placeholder|example|dummy|redacted|todo)$",
@@ -130,7 +141,15 @@ def _one_line(text: str, limit: int = 300) -> str:
 # --- what the rules look at -------------------------------------------------------------------------------------
 
 def pod_template(document: Document) -> Document | None:
-    path = _TEMPLATE_PATHS.get(document.get("kind", ""))
+    return _at(document, _TEMPLATE_PATHS.get(document.get("kind", "")))
+
+
+def job_spec(document: Document) -> Document | None:
+    """The Job spec of a Job or CronJob; None for other kinds."""
+    return _at(document, _JOB_SPEC_PATHS.get(document.get("kind", "")))
+
+
+def _at(document: Document, path: Sequence[str] | None) -> Document | None:
     if path is None:
         return None
     node: Any = document
@@ -265,6 +284,56 @@ def torchserve_service_inference_only(documents: list[Document]) -> Iterator[tup
                                 f"only the inference port {INFERENCE_PORT} may be exposed")
 
 
+def poster_jobs_fail_fast(documents: list[Document]) -> Iterator[tuple[Document, str]]:
+    key, value = POSTER_SELECTOR
+    for document, pod_spec in workloads(documents):
+        spec = job_spec(document)
+        labels = ((pod_template(document) or {}).get("metadata") or {}).get("labels") or {}
+        if spec is None or labels.get(key) != value:
+            continue
+        rules = (spec.get("podFailurePolicy") or {}).get("rules") or []
+        if not rules:
+            yield document, (f"no podFailurePolicy rules: exit codes {_codes(FINAL_EXIT_CODES)} would be retried, "
+                             "and a pod the cluster disrupted would count as a failure")
+            continue
+        names = {container.get("name") for _, container in containers(pod_spec)}
+        actions = {code: _exit_code_action(rules, code, names) for code in FINAL_EXIT_CODES}
+        retried = [code for code, action in actions.items() if action != "FailJob"]
+        if retried:
+            yield document, (f"podFailurePolicy: exit codes {_codes(retried)} do not end the Job (no FailJob rule on "
+                             "exitCodes of its containers matches them first): a retry meets the same stop")
+        if not any(rule.get("action") == "Ignore" and _disruption_rule(rule) for rule in rules):
+            yield document, (f"podFailurePolicy: no Ignore rule on the pod condition {DISRUPTION_CONDITION}: a pod "
+                             "the cluster disrupted counts as a failure instead of being run again")
+        if pod_spec.get("restartPolicy") != "Never":
+            yield document, "podFailurePolicy needs the pod's restartPolicy Never"
+
+
+def _exit_code_action(rules: list[Document], code: int, container_names: set[str]) -> str | None:
+    """The action of the first rule on exit codes that a container of the pod exiting with `code` matches. Rules on
+    pod conditions match only pods with that condition, so they do not decide what an exit code does."""
+    for rule in rules:
+        requirement = rule.get("onExitCodes") or {}
+        operator = requirement.get("operator")
+        if operator not in ("In", "NotIn"):
+            continue  # no requirement on exit codes, or one the API server would refuse
+        if "containerName" in requirement and requirement["containerName"] not in container_names:
+            continue  # names a container the pod does not have: matches nothing
+        if (code in (requirement.get("values") or [])) == (operator == "In"):
+            return rule.get("action")
+    return None
+
+
+def _disruption_rule(rule: Document) -> bool:
+    return any(pattern.get("type") == DISRUPTION_CONDITION and pattern.get("status", "True") == "True"
+               for pattern in rule.get("onPodConditions") or [])
+
+
+def _codes(codes: Iterable[int]) -> str:
+    """E.g. `73 (ledger lock held), 75 (rate limited past the deadline)`."""
+    return ", ".join(f"{code} ({FINAL_EXIT_CODES[code]})" for code in codes)
+
+
 def _selected_pods(documents: list[Document], selector: dict[str, str]) -> Iterator[tuple[Document, Document]]:
     for document, pod_spec in workloads(documents):
         labels = ((pod_template(document) or {}).get("metadata") or {}).get("labels") or {}
@@ -278,6 +347,7 @@ RULES: tuple[Rule, ...] = (
     secrets_are_placeholders,
     containers_limited_and_non_root,
     torchserve_service_inference_only,
+    poster_jobs_fail_fast,
 )
 EXAMPLE_RULES: tuple[Rule, ...] = (secrets_are_placeholders,)
 
@@ -365,7 +435,7 @@ def summary(report: Report) -> list[str]:
     lines = [f"{where}: {count} document{'' if count == 1 else 's'}" for where, count in report.documents.items()]
     lines.append(f"validated strictly against Kubernetes {oldest} and {newest} "
                  f"(kubernetes-validate {kubernetes_validate.__version__}); overlays passed the env, image, "
-                 "secret, container and port rules")
+                 "secret, container, port and job rules")
     lines += [f"not validated (a custom resource, no schema shipped): {entry}" for entry in report.not_validated]
     return lines
 

@@ -37,7 +37,7 @@ def _name_check(pattern: re.Pattern, what: str):
 
 @k8s_group.command("secret")
 @click.option("--from-env", "env_file", required=True, metavar="FILE", type=click.Path(path_type=Path),
-              help="The .env file with the platform's LORECAST_<PLATFORM>_… lines (`lorecast auth PLATFORM` "
+              help="The .env file with the platforms' LORECAST_<PLATFORM>_… lines (`lorecast auth PLATFORM` "
                    "prints them). Only this file is read, not the environment.")
 @click.option("--platform", "platforms", multiple=True, type=click.Choice(SECRET_PLATFORMS),
               help="A platform to print the Secret of; repeat it for several. Default: every platform with "
@@ -53,9 +53,16 @@ def secret_command(env_file: Path, platforms: tuple[str, ...], name: str | None,
     """Print a Secret manifest per platform with the credentials from --from-env FILE, for `kubectl apply -f -`.
 
     \b
-    Each Secret's keys are the variable names the poster reads:
-      LORECAST_<PLATFORM>_CONSUMER_KEY, _CONSUMER_SECRET, _ACCESS_TOKEN, _ACCESS_SECRET (all required),
-      and for tumblr LORECAST_TUMBLR_BLOG and LORECAST_TUMBLR_TAGS when the file has them.
+    Each Secret's keys are the variable names the poster reads; the first ones are required, those after
+    the semicolon go in when the file has them:
+      twitter   LORECAST_TWITTER_CONSUMER_KEY, _CONSUMER_SECRET, _ACCESS_TOKEN, _ACCESS_SECRET
+      tumblr    LORECAST_TUMBLR_CONSUMER_KEY, _CONSUMER_SECRET, _ACCESS_TOKEN, _ACCESS_SECRET;
+                LORECAST_TUMBLR_BLOG, LORECAST_TUMBLR_TAGS
+      mastodon  LORECAST_MASTODON_INSTANCE, _ACCESS_TOKEN; LORECAST_MASTODON_VISIBILITY
+      bluesky   LORECAST_BLUESKY_HANDLE, _APP_PASSWORD; LORECAST_BLUESKY_SERVICE
+
+    LORECAST_MASTODON_CLIENT_ID and _CLIENT_SECRET stay out: `lorecast auth mastodon` needs the app's
+    id and secret to get the access token, posting needs only the token.
     """
     missing = [module for module in ("kubernetes", "yaml") if importlib.util.find_spec(module) is None]
     if missing:
@@ -72,7 +79,8 @@ def secret_command(env_file: Path, platforms: tuple[str, ...], name: str | None,
         raise SourceError(env_file, f"cannot read it ({error.__class__.__name__})") from None
     chosen = list(dict.fromkeys(platforms)) or platforms_with_keys(values)
     if not chosen:
-        raise SourceError(env_file, "no LORECAST_TWITTER_… or LORECAST_TUMBLR_… credentials")
+        prefixes = [f"LORECAST_{platform.upper()}_…" for platform in SECRET_PLATFORMS]
+        raise SourceError(env_file, f"no {', '.join(prefixes[:-1])} or {prefixes[-1]} credentials")
     if name is not None and len(chosen) > 1:
         raise click.UsageError(f"--name names one Secret, but the output holds {len(chosen)} "
                                f"({', '.join(chosen)}): add --platform")

@@ -5,6 +5,7 @@ aimed at objects found in the rendered real tree, so the cases follow the manife
 from __future__ import annotations
 
 import base64
+import copy
 import functools
 import shutil
 import subprocess
@@ -16,7 +17,16 @@ import pytest
 import yaml
 from kubernetes_validate import utils as kubernetes_validate_utils
 
-from ops.k8s_check import check_tree, images_pinned, parse, poster_env_names, render, schema_versions
+from ops.k8s_check import (
+    FINAL_EXIT_CODES,
+    check_tree,
+    images_pinned,
+    parse,
+    poster_env_names,
+    poster_jobs_fail_fast,
+    render,
+    schema_versions,
+)
 
 REPO = Path(__file__).resolve().parents[2]
 K8S = REPO / "k8s"
@@ -324,3 +334,127 @@ def test_the_script_exits_1_with_the_problems_and_2_when_it_cannot_run(tree: Pat
                           capture_output=True, text=True, timeout=60)
     assert done.returncode == 2
     assert done.stderr.startswith("error: no-such-kubectl: not found")
+
+
+# --- the job rule: poster Jobs end at once on the exit codes a retry cannot change ------------------------------
+
+_POLICY_PATH = "/spec/jobTemplate/spec/podFailurePolicy"
+_RETRIED = ("do not end the Job (no FailJob rule on exitCodes of its containers matches them first): a retry meets "
+            "the same stop")
+_NOT_IGNORED = ("podFailurePolicy: no Ignore rule on the pod condition DisruptionTarget: a pod the cluster disrupted "
+                "counts as a failure instead of being run again")
+_NO_POLICY = ("no podFailurePolicy rules: exit codes 73 (ledger lock held), 75 (rate limited past the deadline), "
+              "76 (spending budget reached) would be retried, and a pod the cluster disrupted would count as a failure")
+
+
+def _poster_cronjobs(documents: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [document for document in documents if document["kind"] == "CronJob"
+            and document["spec"]["jobTemplate"]["spec"]["template"]["metadata"]["labels"].get(
+                "app.kubernetes.io/component") == "poster"]
+
+
+def test_every_poster_cronjob_of_the_real_tree_has_the_policy(rendered) -> None:
+    for documents in rendered.values():
+        cronjobs = _poster_cronjobs(documents)
+        assert {cronjob["metadata"]["name"] for cronjob in cronjobs} == {
+            f"lorecast-{command}-{platform}" for command in ("post", "feedback")
+            for platform in ("twitter", "tumblr", "mastodon", "bluesky")}
+        for cronjob in cronjobs:
+            assert cronjob["spec"]["jobTemplate"]["spec"]["backoffLimit"] == 1  # other failures: one retry
+            assert list(poster_jobs_fail_fast([cronjob])) == [], _name(cronjob)
+
+
+def test_the_final_exit_codes_are_the_posters() -> None:
+    from poster.commands import post
+
+    # Every exit code the poster commands define on purpose (not 0, 1 or click's 2) must end a Job.
+    defined = {value for name, value in vars(post).items() if name.startswith("EXIT_")}
+    assert {post.EXIT_BUSY, post.EXIT_RATE_LIMITED} <= defined
+    assert defined <= set(FINAL_EXIT_CODES)
+
+
+def test_without_the_base_patch_every_poster_cronjob_is_reported(tree: Path, rendered) -> None:
+    path = tree / "base" / "kustomization.yaml"
+    kustomization = yaml.safe_load(path.read_text(encoding="utf-8"))
+    del kustomization["patches"]
+    path.write_text(yaml.safe_dump(kustomization, sort_keys=False), encoding="utf-8")
+    assert check_tree(tree).problems == [
+        f"{overlay}: {_name(cronjob)}: {_NO_POLICY}"
+        for overlay in ("cpu", "gpu") for cronjob in _poster_cronjobs(rendered[overlay])
+    ]
+
+
+def test_a_poster_cronjob_whose_policy_misses_an_exit_code(tree: Path, rendered) -> None:
+    cronjob = _find(rendered["cpu"], "CronJob", "poster")
+    _patch(tree, cronjob, [{"op": "replace", "path": f"{_POLICY_PATH}/rules/0/onExitCodes/values", "value": [73, 75]}])
+    assert check_tree(tree).problems == [
+        f"cpu: {_name(cronjob)}: podFailurePolicy: exit codes 76 (spending budget reached) {_RETRIED}"
+    ]
+
+
+def _variant(cronjob: dict[str, Any], change) -> dict[str, Any]:
+    changed = copy.deepcopy(cronjob)
+    change(changed["spec"]["jobTemplate"]["spec"]["podFailurePolicy"]["rules"],
+           changed["spec"]["jobTemplate"]["spec"]["template"]["spec"])
+    return changed
+
+
+def _count_75_first(rules, _):
+    rules.insert(0, {"action": "Count", "onExitCodes": {"operator": "In", "values": [75]}})
+
+
+def _misnamed_container(rules, _):
+    rules[0]["onExitCodes"]["containerName"] = "postr"
+
+
+def _ignore_instead_of_fail(rules, _):
+    rules[0]["action"] = "Ignore"
+
+
+def _not_in_other_codes(rules, _):
+    rules[0]["onExitCodes"] = {"operator": "NotIn", "values": [1, 2]}  # matches 73, 75 and 76 too
+
+
+def _all_containers(rules, _):
+    del rules[0]["onExitCodes"]["containerName"]
+
+
+def _no_disruption_rule(rules, _):
+    del rules[1]
+
+
+def _disruption_status_false(rules, _):
+    rules[1]["onPodConditions"][0]["status"] = "False"
+
+
+def _restart_on_failure(_, pod_spec):
+    pod_spec["restartPolicy"] = "OnFailure"
+
+
+@pytest.mark.parametrize("change, problem", [
+    (_count_75_first, f"podFailurePolicy: exit codes 75 (rate limited past the deadline) {_RETRIED}"),
+    (_misnamed_container, "podFailurePolicy: exit codes 73 (ledger lock held), 75 (rate limited past the deadline), "
+                          f"76 (spending budget reached) {_RETRIED}"),
+    (_ignore_instead_of_fail, "podFailurePolicy: exit codes 73 (ledger lock held), 75 (rate limited past the "
+                              f"deadline), 76 (spending budget reached) {_RETRIED}"),
+    (_not_in_other_codes, None),
+    (_all_containers, None),
+    (_no_disruption_rule, _NOT_IGNORED),
+    (_disruption_status_false, _NOT_IGNORED),
+    (_restart_on_failure, "podFailurePolicy needs the pod's restartPolicy Never"),
+], ids=lambda value: getattr(value, "__name__", "")[1:] or None)
+def test_the_job_rule_reads_the_rules_in_order(rendered, change, problem: str | None) -> None:
+    cronjob = _variant(_find(rendered["cpu"], "CronJob", "poster"), change)
+    assert [message for _, message in poster_jobs_fail_fast([cronjob])] == ([] if problem is None else [problem])
+
+
+def test_the_job_rule_holds_plain_poster_jobs_too_and_nothing_else(rendered) -> None:
+    cronjob = _find(rendered["cpu"], "CronJob", "poster")
+    job_spec = copy.deepcopy(cronjob["spec"]["jobTemplate"]["spec"])
+    del job_spec["podFailurePolicy"]
+    job = {"apiVersion": "batch/v1", "kind": "Job", "metadata": {"name": "first-post"}, "spec": job_spec}
+    assert [message for _, message in poster_jobs_fail_fast([job])] == [_NO_POLICY]
+    other = copy.deepcopy(job)
+    other["spec"]["template"]["metadata"]["labels"]["app.kubernetes.io/component"] = "migrations"
+    deployment = _find(rendered["cpu"], "Deployment", "torchserve")
+    assert list(poster_jobs_fail_fast([other, deployment])) == []
