@@ -1,5 +1,5 @@
-"""Fixtures of the poster tests: a TorchServe stand-in and a test X/Tumblr platform, each on a free loopback port
-and stopped after each test."""
+"""Fixtures of the poster tests: a TorchServe stand-in and the test platforms (X and Tumblr, Mastodon, Bluesky),
+each on a free loopback port and stopped after each test, and `env`, the environment a CronJob gives a poster."""
 
 from __future__ import annotations
 
@@ -38,3 +38,31 @@ def bluesky_server():
 
     with BlueskyServer() as server:
         yield server
+
+
+@pytest.fixture
+def env(platform_server, standin, tmp_path, monkeypatch):
+    """The environment a CronJob gives a poster: every option as a LORECAST_… variable."""
+    credentials = platform_server.twitter_credentials
+    tumblr = platform_server.tumblr_credentials
+    values = {
+        "LORECAST_LEDGER": str(tmp_path / "ledger" / "posts.db"),
+        "LORECAST_ENDPOINT": standin.endpoint,
+        "LORECAST_INFERENCE_KEY": standin.key,
+        "LORECAST_TWITTER_API_URL": platform_server.twitter_api_url,
+        "LORECAST_TWITTER_CONSUMER_KEY": credentials.consumer_key,
+        "LORECAST_TWITTER_CONSUMER_SECRET": credentials.consumer_secret,
+        "LORECAST_TWITTER_ACCESS_TOKEN": credentials.access_token,
+        "LORECAST_TWITTER_ACCESS_SECRET": credentials.access_secret,
+        "LORECAST_TUMBLR_API_URL": platform_server.tumblr_api_url,
+        "LORECAST_TUMBLR_CONSUMER_KEY": tumblr.consumer_key,
+        "LORECAST_TUMBLR_CONSUMER_SECRET": tumblr.consumer_secret,
+        "LORECAST_TUMBLR_ACCESS_TOKEN": tumblr.access_token,
+        "LORECAST_TUMBLR_ACCESS_SECRET": tumblr.access_secret,
+        "LORECAST_TUMBLR_BLOG": platform_server.tumblr_blog,
+        "LORECAST_TUMBLR_TAGS": "bot,lore",
+    }
+    for name, value in values.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.chdir(tmp_path)  # no stray .env
+    return values

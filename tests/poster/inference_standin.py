@@ -7,7 +7,7 @@ It follows contract 5 (see poster/inference.py) closely enough to catch a client
 - Minimal validation of the body, 400 {"error": "one line"}: Content-Type application/json, a JSON object, field
   names of serve_handler/request_schema.json, n an integer within its bounds there, not both seed and prompt.
 - A 200 with every response field, texts made from the seed word; an unknown seed word is mapped to the closest
-  of `WORDS`; `survivors` caps how many texts "pass the filters".
+  of `WORDS`; `survivors` caps how many texts "pass the filters"; `texts` fixes them (cycled to n).
 - Every 200 and 400 it makes is checked against serve_handler/response_schema.json (strictly, as the handler's
   tests check the handler) before it is sent, so it can never answer kinder than the real handler: a body that
   breaks the schema goes out as a 500 instead, and leaving the `with` block raises it. Injected `Answer`s are
@@ -87,6 +87,7 @@ class StandIn:
     def __init__(self, key: str | None = "s3cr3tK3y") -> None:
         self.key = key
         self.survivors: int | None = None  # at most this many texts per request; None: all n
+        self.texts: list[str] | None = None  # the texts to answer with, best first; None: made from the seed
         self.received: list[Received] = []
         self.broken: list[ValidationError] = []  # answers of its own that broke the response schema
         self._faults: deque[Answer | Delay | Drop] = deque()
@@ -180,8 +181,9 @@ class StandIn:
         kept = n if self.survivors is None else min(n, self.survivors)
         rejected = dict.fromkeys(REJECT_REASONS, 0)
         rejected["novelty"] = n * per_text - kept if kept < n else 0
+        made = self.texts or [f"{start} text {index} of run {rng_seed}." for index in range(kept)]
         texts = [
-            {"text": f"{start} text {index} of run {rng_seed}.", "seed": seed, "score": -1.0 - index / 10,
+            {"text": made[index % len(made)], "seed": seed, "score": -1.0 - index / 10,
              "logprob": -1.0 - index / 10, "novelty": 0.5, "exploratory": False}
             for index in range(kept)
         ]

@@ -9,40 +9,11 @@ import signal
 import time
 from pathlib import Path
 
-import pytest
 from cli_harness import lorecast, start_lorecast
 from platform_server import DropAfterAccept, Duplicate, RateLimit, Slow, Status
 
 from poster.commands.post import EXIT_BUSY, EXIT_RATE_LIMITED
 from poster.ledger import Ledger
-
-
-@pytest.fixture
-def env(platform_server, standin, tmp_path, monkeypatch):
-    """The environment a CronJob gives a poster: every option as a LORECAST_… variable."""
-    credentials = platform_server.twitter_credentials
-    tumblr = platform_server.tumblr_credentials
-    values = {
-        "LORECAST_LEDGER": str(tmp_path / "ledger" / "posts.db"),
-        "LORECAST_ENDPOINT": standin.endpoint,
-        "LORECAST_INFERENCE_KEY": standin.key,
-        "LORECAST_TWITTER_API_URL": platform_server.twitter_api_url,
-        "LORECAST_TWITTER_CONSUMER_KEY": credentials.consumer_key,
-        "LORECAST_TWITTER_CONSUMER_SECRET": credentials.consumer_secret,
-        "LORECAST_TWITTER_ACCESS_TOKEN": credentials.access_token,
-        "LORECAST_TWITTER_ACCESS_SECRET": credentials.access_secret,
-        "LORECAST_TUMBLR_API_URL": platform_server.tumblr_api_url,
-        "LORECAST_TUMBLR_CONSUMER_KEY": tumblr.consumer_key,
-        "LORECAST_TUMBLR_CONSUMER_SECRET": tumblr.consumer_secret,
-        "LORECAST_TUMBLR_ACCESS_TOKEN": tumblr.access_token,
-        "LORECAST_TUMBLR_ACCESS_SECRET": tumblr.access_secret,
-        "LORECAST_TUMBLR_BLOG": platform_server.tumblr_blog,
-        "LORECAST_TUMBLR_TAGS": "bot,lore",
-    }
-    for name, value in values.items():
-        monkeypatch.setenv(name, value)
-    monkeypatch.chdir(tmp_path)  # no stray .env
-    return values
 
 
 def ledger_rows(env):
