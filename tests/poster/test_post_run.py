@@ -211,3 +211,27 @@ def test_two_runs_started_at_the_same_instant_post_once(env, platform_server):
     assert codes == [0, EXIT_BUSY], results
     assert len(platform_server.posts("twitter")) == 1
     assert [row.state for row in ledger_rows(env)] == ["posted"]
+
+
+def test_a_crash_with_the_lookup_refused_does_not_block_the_next_run(env, platform_server):
+    # Killed between sending and recording, as above; then X refuses the timeline read (an access level
+    # without reads): the row cannot be resolved, so it becomes unknown, its text stays blocked, and the run
+    # posts another text instead of failing on every run until reads come back.
+    platform_server.inject("twitter", "^/2/tweets$", Slow(30))
+    run = start_poster(env, "twitter")
+    wait_for(lambda: platform_server.posts("twitter"))
+    os.kill(run.pid, signal.SIGKILL)
+    run.wait()
+    platform_server.inject("twitter", "^/2/users/[^/]+/tweets$", Status(403))
+    code, _, err = lorecast("post", "twitter")
+    assert code == 0, err
+    assert "still unresolved (the lookup failed" in err and "ledger settle" in err
+    killed, new = sorted(ledger_rows(env), key=lambda row: row.id)
+    assert (killed.state, new.state) == ("unknown", "posted")
+    texts = [post.text for post in platform_server.posts("twitter")]
+    assert texts == [killed.text, new.text] and killed.text != new.text
+    # Reads are back: the next run finds the killed run's post and records it.
+    assert lorecast("post", "twitter")[0] == 0
+    rows = {row.id: row for row in ledger_rows(env)}
+    assert (rows[killed.id].state, rows[killed.id].remote_id) == ("posted", platform_server.posts("twitter")[0].id)
+    assert len(platform_server.posts("twitter")) == 3
