@@ -11,9 +11,18 @@ EXTRAS := train,serve,inspect,poster,k8s,dev
 DEMO_OUT ?= demo-out
 DEMO_MINUTES ?= 3
 
-.PHONY: venv test demo k8s-check images image-poster clean
+# The reference Bluesky PDS (node, from npm) that the Bluesky tests post to, installed once into an ignored cache.
+PDS_SETUP ?= ../shared/bluesky-pds/setup.sh
+PDS_DIR := .cache/bluesky-pds
+
+.PHONY: venv pds test demo k8s-check images image-poster clean
 
 venv: $(VENV)/.installed
+
+pds: $(PDS_DIR)/.installed
+
+$(PDS_DIR)/.installed:
+	bash $(PDS_SETUP) $(PDS_DIR)
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -22,7 +31,7 @@ $(VENV)/.installed: pyproject.toml
 	$(BIN)/pip install --quiet -e ".[$(EXTRAS)]"
 	touch $@
 
-test: venv
+test: venv pds
 	$(BIN)/ruff check .
 	$(BIN)/pytest
 

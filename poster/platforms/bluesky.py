@@ -1,0 +1,272 @@
+"""Bluesky through the account's PDS (AT Protocol XRPC over HTTPS, JSON): the `bluesky` platform.
+
+    bsky = BlueskyPlatform("https://bsky.social", "bot.bsky.social", app_password, session_file)
+    bsky.account          the handle, as given (without "@")
+    bsky.fits(text)       None, or why not (empty; over 300 graphemes or 3000 bytes: poster.bluesky_text)
+    bsky.post(draft)      POST /xrpc/com.atproto.repo.createRecord {"repo": did, "collection": "app.bsky.feed.post",
+                          "rkey": draft.key, "record": {"$type", "text", "createdAt", "facets"?}}
+                          -> {"uri": "at://did/app.bsky.feed.post/RKEY", "cid"}; the uri is the remote id
+    bsky.find(draft)      GET /xrpc/com.atproto.repo.getRecord?repo=did&collection=…&rkey=draft.key
+                          -> {"uri", "cid", "value": record}, or 400 {"error": "RecordNotFound"}
+    bsky.engagement(uris) GET /xrpc/app.bsky.feed.getPosts?uris=…&uris=… (25 a request, the lexicon's maximum)
+                          -> {"posts": [{"uri", "likeCount", "repostCount", "replyCount", "quoteCount"}]}
+
+The record key is the ledger row's TID (draft.key): a create is idempotent and a lookup exact. The reference PDS
+answers a second create with the same key with 500 InternalServerError, not a clean conflict, so post() takes a
+5xx, a timeout or a dropped connection as "maybe created" and looks with getRecord once before it raises.
+
+Sessions (poster/bluesky_session.py): every call but getRecord carries `Authorization: Bearer <access JWT>`.
+When the PDS answers 400 {"error": "ExpiredToken"} (or InvalidToken, or 401) the session is renewed (refresh, or
+one login) and that call is sent once more: it was refused before the PDS did anything, so this is not a retry of
+a failure. Whether to retry a failure is the run's decision (poster/run.py).
+
+AppView reads: the PDS forwards app.bsky.* calls to the AppView it is configured with; Bluesky's docs say the
+`atproto-proxy: did:web:api.bsky.app#bsky_appview` header is not needed for Bluesky's own AppView, so none is
+sent. `appview_url` (e.g. https://public.api.bsky.app) sends getPosts straight there instead, without the
+session's token: getPosts is a public read, and the PDS's JWT must not travel to another host.
+
+Errors, from XRPC error bodies {"error", "message"}:
+    401, 400 ExpiredToken/InvalidToken/AuthenticationRequired (after a renewal), 403 -> AuthRefused
+    429                                     -> RateLimited(reset_at = ratelimit-reset, unix seconds)
+    5xx, timeouts, dropped connections      -> PlatformError(transient=True)
+    other 4xx, a success body not the PDS's -> PlatformError(transient=False)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from datetime import timezone
+from pathlib import Path
+from typing import Any
+
+import requests
+
+from lorecast.errors import AuthRefused, PlatformError, RateLimited
+from poster.bluesky_session import BlueskySession
+from poster.bluesky_text import link_facets, too_long
+from poster.credentials import scrub
+from poster.platforms.base import Draft, Engagement, Platform
+from poster.platforms.http import header_number, resets
+from poster.responses import excerpt, json_body, network_reason
+
+COLLECTION = "app.bsky.feed.post"
+ENGAGEMENT_BATCH = 25  # uris per getPosts: the lexicon's maximum
+# XRPC error names that mean "this token is not (or no longer) good": renew the session.
+TOKEN_ERRORS = frozenset({"ExpiredToken", "InvalidToken", "AuthenticationRequired", "AuthMissing"})
+AUTH_HINT = ("check the handle and the app password (Settings > Privacy and security > App passwords), then sign "
+             "in with `lorecast auth bluesky`")
+_MAX_MESSAGE_CHARS = 300
+
+
+class Xrpc:
+    """HTTP to one PDS: requests with their network failures mapped to PlatformError, answers to documents or
+    mapped errors, every message on one line without a secret."""
+
+    def __init__(self, service_url: str, timeout: float, secrets: Callable[[], tuple[str, ...]] = tuple) -> None:
+        if timeout <= 0:
+            raise ValueError("timeout must be positive")
+        self.service_url = service_url.rstrip("/")
+        self.timeout = timeout
+        self.secrets = secrets  # asked at each error: the tokens change with every refresh
+        self._http = requests.Session()
+
+    def __repr__(self) -> str:
+        return f"Xrpc({self.service_url!r})"
+
+    def send(self, method: str, nsid: str, *, token: str | None = None, base: str | None = None,
+             **kwargs: Any) -> requests.Response:
+        """The answer to `method /xrpc/nsid`, whatever its status; PlatformError(transient=True) when none came."""
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        url = f"{(base or self.service_url).rstrip('/')}/xrpc/{nsid}"
+        try:
+            return self._http.request(method, url, headers=headers, timeout=self.timeout, **kwargs)
+        except requests.Timeout:
+            # A create may have been carried out: transient, and post() or the run looks it up.
+            raise self.error(f"Bluesky did not answer {nsid} within {self.timeout:g} s", transient=True) from None
+        except (requests.ConnectionError, requests.exceptions.ChunkedEncodingError) as error:
+            raise self.error(f"Bluesky: {nsid} at {url} failed: {network_reason(error)}", transient=True) from None
+        except requests.RequestException as error:  # a URL requests cannot use, a broken answer
+            raise self.error(f"Bluesky: {nsid} at {url} failed: {network_reason(error)}") from None
+
+    def document(self, response: requests.Response, nsid: str) -> dict[str, Any]:
+        """The JSON object of a 2xx answer; the mapped PlatformError for anything else."""
+        document = json_body(response)
+        status = response.status_code
+        if 200 <= status < 300:
+            if not isinstance(document, dict):
+                raise self.error(f"Bluesky answered {nsid} with {excerpt(response)}, not a JSON object",
+                                 transient=response.request.method == "POST")  # a record may be out: look
+            return document
+        name, detail = xrpc_error(document)
+        reason = f"{name}: {detail}" if name and detail else name or detail or excerpt(response)
+        if status == 429:
+            reset_at = header_number(response, "ratelimit-reset")
+            raise self.error(f"Bluesky rate limit reached on {nsid}{resets(reset_at)}: {reason}", RateLimited,
+                             reset_at=reset_at)
+        if status in (401, 403) or (status == 400 and name in TOKEN_ERRORS):
+            raise self.error(f"Bluesky refused {nsid} (HTTP {status}, {reason}); {AUTH_HINT}", AuthRefused)
+        raise self.error(f"Bluesky answered HTTP {status} to {nsid}: {reason}", transient=status >= 500)
+
+    def error(self, message: str, kind: type[PlatformError] = PlatformError, **kwargs: Any) -> PlatformError:
+        """`kind(message)` on one line, cut to a readable length, with the password and tokens replaced by ***."""
+        line = scrub(" ".join(message.split()), self.secrets())
+        if len(line) > _MAX_MESSAGE_CHARS:
+            line = line[: _MAX_MESSAGE_CHARS - 3] + "..."
+        return kind(line, **kwargs)
+
+    # --- the session calls (poster.bluesky_session.SessionServer)
+
+    def create_session(self, identifier: str, password: str) -> dict[str, Any]:
+        nsid = "com.atproto.server.createSession"
+        response = self.send("POST", nsid, json={"identifier": identifier, "password": password})
+        return self.document(response, nsid)
+
+    def refresh_session(self, refresh_jwt: str) -> dict[str, Any]:
+        # No body at all: the PDS answers 400 "A request body was provided when none was expected" to one.
+        nsid = "com.atproto.server.refreshSession"
+        return self.document(self.send("POST", nsid, token=refresh_jwt), nsid)
+
+    def close(self) -> None:
+        self._http.close()
+
+
+class BlueskyPlatform(Platform):
+    name = "bluesky"
+    idempotent_create = True
+
+    def __init__(self, service_url: str, handle: str, app_password: str, session_file: Path, timeout: float = 30.0,
+                 appview_url: str | None = None) -> None:
+        self.service_url = service_url.rstrip("/")
+        self.appview_url = appview_url.rstrip("/") if appview_url else None
+        self._xrpc = Xrpc(self.service_url, timeout, secrets=lambda: self.session.secrets())
+        self.session = BlueskySession(self._xrpc, handle, app_password, Path(session_file))
+
+    def __repr__(self) -> str:
+        return f"BlueskyPlatform({self.service_url!r}, {self.account!r})"
+
+    @property
+    def account(self) -> str:
+        return self.session.handle
+
+    def fits(self, text: str) -> str | None:
+        if not text.strip():
+            return "empty text"
+        return too_long(text)
+
+    def post(self, draft: Draft) -> str:
+        record: dict[str, Any] = {"$type": COLLECTION, "text": draft.text, "createdAt": _iso(draft)}
+        facets = link_facets(draft.text)
+        if facets:
+            record["facets"] = facets
+        body = {"repo": self.session.did, "collection": COLLECTION, "rkey": draft.key, "record": record}
+        try:
+            document = self._call("POST", "com.atproto.repo.createRecord", json=body)
+        except RateLimited:
+            raise
+        except PlatformError as error:
+            if not error.transient:
+                raise
+            # A 500 is also how the PDS answers a key it already has: our earlier try may have gone through.
+            found = self._look(draft)
+            if found is None:
+                raise
+            return found
+        uri = document.get("uri")
+        if not isinstance(uri, str) or not uri.startswith("at://"):
+            # The PDS took the request but does not say as what: the record may be there, so the run must look.
+            raise self._xrpc.error(f"Bluesky answered createRecord without the record's at:// uri "
+                                   f"(keys: {', '.join(sorted(document)) or 'none'})", transient=True)
+        return uri
+
+    def find(self, draft: Draft) -> str | None:
+        document = self._record(draft.key)
+        if document is None:
+            return None
+        return self._ours(draft, document)
+
+    def engagement(self, ids: Sequence[str]) -> dict[str, Engagement]:
+        counts: dict[str, Engagement] = {}
+        unique = list(dict.fromkeys(ids))
+        for start in range(0, len(unique), ENGAGEMENT_BATCH):
+            params = [("uris", uri) for uri in unique[start:start + ENGAGEMENT_BATCH]]
+            if self.appview_url:
+                nsid = "app.bsky.feed.getPosts"
+                document = self._xrpc.document(self._xrpc.send("GET", nsid, base=self.appview_url, params=params),
+                                               nsid)
+            else:
+                document = self._call("GET", "app.bsky.feed.getPosts", params=params)
+            posts = document.get("posts")
+            for view in posts if isinstance(posts, list) else []:  # uris the AppView does not have: left out
+                if isinstance(view, dict) and isinstance(view.get("uri"), str):
+                    counts[view["uri"]] = _engagement(view)
+        return counts
+
+    def close(self) -> None:
+        self._xrpc.close()
+
+    # --- calls
+
+    def _call(self, method: str, nsid: str, **kwargs: Any) -> dict[str, Any]:
+        """An authenticated call; a refused access JWT is renewed and the call sent once more."""
+        token = self.session.access_jwt()
+        response = self._xrpc.send(method, nsid, token=token, **kwargs)
+        if _token_refused(response):
+            response = self._xrpc.send(method, nsid, token=self.session.renew(token), **kwargs)
+        return self._xrpc.document(response, nsid)
+
+    def _record(self, rkey: str) -> dict[str, Any] | None:
+        """getRecord of our post `rkey` (a public read: no token); None on RecordNotFound."""
+        nsid = "com.atproto.repo.getRecord"
+        params = {"repo": self.session.did, "collection": COLLECTION, "rkey": rkey}
+        response = self._xrpc.send("GET", nsid, params=params)
+        if response.status_code == 400 and xrpc_error(json_body(response))[0] == "RecordNotFound":
+            return None
+        return self._xrpc.document(response, nsid)
+
+    def _look(self, draft: Draft) -> str | None:
+        """After a create with no clear answer: the uri when the record is there with our text, else None."""
+        try:
+            document = self._record(draft.key)
+        except PlatformError:
+            return None  # cannot tell now: the create's own error stands, and the run resolves the row later
+        return self._ours(draft, document) if document is not None else None
+
+    def _ours(self, draft: Draft, document: dict[str, Any]) -> str:
+        value, uri = document.get("value"), document.get("uri")
+        if not isinstance(uri, str) or not isinstance(value, dict):
+            raise self._xrpc.error(f"Bluesky answered getRecord for {draft.key} without its uri and value")
+        if value.get("text") != draft.text:
+            # Keys are the ledger's TIDs, one per row: another text here is not a retry, and never will be ours.
+            raise self._xrpc.error(f"the Bluesky record {uri} holds another text than the ledger row with key "
+                                   f"{draft.key}")
+        return uri
+
+
+def xrpc_error(document: Any) -> tuple[str | None, str | None]:
+    """(error, message) of an XRPC error body; None for what it lacks."""
+    if not isinstance(document, dict):
+        return None, None
+    name, message = document.get("error"), document.get("message")
+    return (name if isinstance(name, str) else None), (message if isinstance(message, str) else None)
+
+
+def _token_refused(response: requests.Response) -> bool:
+    if response.status_code not in (400, 401):
+        return False
+    name = xrpc_error(json_body(response))[0]
+    return name in TOKEN_ERRORS or (response.status_code == 401 and name is None)
+
+
+def _iso(draft: Draft) -> str:
+    """The record's createdAt: when the ledger row was written, the same on every retry, in UTC with a Z."""
+    when = draft.created_at.astimezone(timezone.utc)
+    return when.strftime("%Y-%m-%dT%H:%M:%S.") + f"{when.microsecond // 1000:03d}Z"
+
+
+def _engagement(view: dict[str, Any]) -> Engagement:
+    def count(key: str) -> int:
+        value = view.get(key)
+        return value if isinstance(value, int) and not isinstance(value, bool) else 0
+
+    return Engagement(likes=count("likeCount"), reposts=count("repostCount"), replies=count("replyCount"),
+                      quotes=count("quoteCount"))
