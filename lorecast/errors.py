@@ -9,7 +9,7 @@ of problem without importing the package that had it.
     │   ├── LedgerBusy       another live run holds the account's lock        (exit 73)
     │   └── DuplicateText    the account already has this text                poster.ledger
     ├── InferenceError       TorchServe gave no generation                    poster.inference
-    ├── PinFlowError         the OAuth1 sign-in got no token                  poster.oauth_pin
+    ├── PinFlowError         a sign-in got no token                           poster.oauth_*, mastodon_oauth
     ├── RateLimitedExit      the rate limit resets after the run's deadline   poster.run (exit 75)
     ├── BudgetReached        a billed call would pass the spending cap        poster.costs (exit 76)
     ├── NothingToPost        no candidate could be posted                     poster.run
@@ -59,7 +59,7 @@ class InferenceError(LorecastError):
 
 
 class PinFlowError(LorecastError):
-    """The PIN flow could not get a token: one line, without secrets."""
+    """A sign-in (OAuth1 PIN or callback flow, Mastodon's OAuth2 code flow) got no token: one line, without secrets."""
 
 
 class RateLimitedExit(LorecastError):

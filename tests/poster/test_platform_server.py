@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from urllib.parse import parse_qs, urlsplit
 
 import pytest
 import requests
@@ -112,7 +113,7 @@ def test_the_query_is_part_of_the_signature(platform_server: PlatformServer) -> 
         assert client.send(signed).status_code == 401
 
 
-# --- the PIN flow ---------------------------------------------------------------------------------------------
+# --- sign-in: X's PIN flow, Tumblr's redirect to the callback ------------------------------------------------
 
 
 def pin_flow(server: PlatformServer, base_url: str, keys: OAuth1Credentials) -> tuple[dict[str, str], str]:
@@ -143,27 +144,17 @@ def test_the_x_pin_flow_issues_a_token_that_works(platform_server: PlatformServe
     assert '<code id="pin">' in page
 
 
-def test_the_authorize_page_shows_the_pin(platform_server: PlatformServer) -> None:
-    keys = platform_server.tumblr_credentials
+def test_the_x_authorize_page_shows_the_pin(platform_server: PlatformServer) -> None:
+    keys = platform_server.twitter_credentials
     temporary = OAuth1Session(keys.consumer_key, keys.consumer_secret, callback_uri="oob")
-    token = temporary.fetch_request_token(f"{platform_server.tumblr_oauth_url}/oauth/request_token")["oauth_token"]
+    token = temporary.fetch_request_token(f"{platform_server.twitter_api_url}/oauth/request_token")["oauth_token"]
 
-    page = requests.get(f"{platform_server.tumblr_oauth_url}/oauth/authorize", params={"oauth_token": token})
+    page = requests.get(f"{platform_server.twitter_api_url}/oauth/authorize", params={"oauth_token": token})
 
     assert page.status_code == 200 and page.headers["Content-Type"].startswith("text/html")
     assert f'<code id="pin">{platform_server.pin_for(token)}</code>' in page.text
-    unknown = requests.get(f"{platform_server.tumblr_oauth_url}/oauth/authorize", params={"oauth_token": "nope1234"})
+    unknown = requests.get(f"{platform_server.twitter_api_url}/oauth/authorize", params={"oauth_token": "nope1234"})
     assert unknown.status_code == 400
-
-
-def test_the_tumblr_pin_flow_issues_a_token_that_posts(platform_server: PlatformServer) -> None:
-    keys = platform_server.tumblr_credentials
-    access, _ = pin_flow(platform_server, platform_server.tumblr_oauth_url, keys)
-
-    assert set(access) == {"oauth_token", "oauth_token_secret"}
-    issued = OAuth1Credentials(keys.consumer_key, keys.consumer_secret, access["oauth_token"],
-                               access["oauth_token_secret"])
-    assert blog_post(platform_server, session(issued), "posted with a PIN token").status_code == 201
 
 
 def test_a_wrong_pin_a_spent_token_and_a_callback_url_are_refused(platform_server: PlatformServer) -> None:
@@ -185,6 +176,100 @@ def test_a_wrong_pin_a_spent_token_and_a_callback_url_are_refused(platform_serve
 
     with_callback = OAuth1Session(keys.consumer_key, keys.consumer_secret, callback_uri="https://example.org/cb")
     assert with_callback.post(f"{base}/oauth/request_token").status_code == 401
+
+
+TUMBLR_CALLBACK = "http://127.0.0.1:8910/callback"  # nothing need listen: the tests below read the redirect
+
+
+def tumblr_request_token(server: PlatformServer, callback: str = TUMBLR_CALLBACK) -> requests.Response:
+    keys = server.tumblr_credentials
+    temporary = OAuth1Session(keys.consumer_key, keys.consumer_secret, callback_uri=callback)
+    return temporary.post(f"{server.tumblr_oauth_url}/oauth/request_token")
+
+
+def tumblr_authorize(server: PlatformServer, request_token: str) -> requests.Response:
+    """The user's browser on the authorize URL, not following the redirect."""
+    return requests.get(f"{server.tumblr_oauth_url}/oauth/authorize", params={"oauth_token": request_token},
+                        allow_redirects=False)
+
+
+def test_the_tumblr_callback_flow_issues_a_token_that_posts(platform_server: PlatformServer) -> None:
+    platform_server.tumblr_callback_url = TUMBLR_CALLBACK
+    keys = platform_server.tumblr_credentials
+    answer = tumblr_request_token(platform_server)
+    assert answer.status_code == 200
+    request_token = dict(parse_qs(answer.text, strict_parsing=True))
+    assert request_token["oauth_callback_confirmed"] == ["true"]
+    token, token_secret = request_token["oauth_token"][0], request_token["oauth_token_secret"][0]
+
+    redirect = tumblr_authorize(platform_server, token)
+
+    assert redirect.status_code == 302
+    location = urlsplit(redirect.headers["Location"])
+    assert f"{location.scheme}://{location.netloc}{location.path}" == TUMBLR_CALLBACK
+    query = parse_qs(location.query)
+    assert query["oauth_token"] == [token] and set(query) == {"oauth_token", "oauth_verifier"}
+    verifier = query["oauth_verifier"][0]
+
+    def exchange(with_verifier: str) -> requests.Response:
+        client = OAuth1Session(keys.consumer_key, keys.consumer_secret, token, token_secret, verifier=with_verifier)
+        return client.post(f"{platform_server.tumblr_oauth_url}/oauth/access_token")
+
+    assert exchange(verifier[::-1]).status_code == 401
+    access = exchange(verifier)
+    assert access.status_code == 200
+    issued = dict(parse_qs(access.text))
+    assert set(issued) == {"oauth_token", "oauth_token_secret"}
+    assert exchange(verifier).status_code == 401  # spent
+    credentials = OAuth1Credentials(keys.consumer_key, keys.consumer_secret, issued["oauth_token"][0],
+                                    issued["oauth_token_secret"][0])
+    assert blog_post(platform_server, session(credentials), "posted with a callback token").status_code == 201
+
+
+def test_tumblr_has_no_pin_page(platform_server: PlatformServer) -> None:
+    platform_server.tumblr_callback_url = TUMBLR_CALLBACK
+    token = dict(parse_qs(tumblr_request_token(platform_server).text))["oauth_token"][0]
+
+    answer = tumblr_authorize(platform_server, token)
+
+    # A redirect to the app, never a page with something to type in.
+    assert answer.status_code == 302 and answer.headers["Location"].startswith(TUMBLR_CALLBACK + "?")
+    assert "pin" not in answer.text.lower()
+    with pytest.raises(KeyError):
+        platform_server.pin_for(token)
+    assert tumblr_authorize(platform_server, "nope1234").status_code == 400
+
+
+@pytest.mark.parametrize("callback", ["oob", "http://127.0.0.1:8911/callback", "https://example.org/callback"])
+def test_tumblr_refuses_oob_and_any_other_callback(platform_server: PlatformServer, callback: str) -> None:
+    platform_server.tumblr_callback_url = TUMBLR_CALLBACK
+
+    refused = tumblr_request_token(platform_server, callback)
+
+    assert refused.status_code == 401
+    assert refused.json()["meta"] == {"status": 401, "msg": "Not Authorized"}
+    assert tumblr_request_token(platform_server).status_code == 200
+
+
+def test_tumblr_refuses_every_callback_until_one_is_registered(platform_server: PlatformServer) -> None:
+    assert platform_server.tumblr_callback_url is None
+    assert tumblr_request_token(platform_server).status_code == 401
+    with pytest.raises(ValueError, match="oob"):
+        platform_server.tumblr_callback_url = "oob"
+
+
+def test_a_tumblr_denial_sends_the_browser_back_without_a_verifier(platform_server: PlatformServer) -> None:
+    platform_server.tumblr_callback_url = TUMBLR_CALLBACK
+    platform_server.tumblr_user_denies = True
+    keys = platform_server.tumblr_credentials
+    request_token = dict(parse_qs(tumblr_request_token(platform_server).text))
+    token, token_secret = request_token["oauth_token"][0], request_token["oauth_token_secret"][0]
+
+    denied = tumblr_authorize(platform_server, token)
+
+    assert denied.status_code == 302 and denied.headers["Location"] == TUMBLR_CALLBACK
+    guess = OAuth1Session(keys.consumer_key, keys.consumer_secret, token, token_secret, verifier="guessed1234")
+    assert guess.post(f"{platform_server.tumblr_oauth_url}/oauth/access_token").status_code == 401
 
 
 # --- X ----------------------------------------------------------------------------------------------------------

@@ -1,9 +1,9 @@
 """What the two test platforms share: their posts, the replies they give, rate-limit windows, and the Platform
-base class (routing, the OAuth 1.0a token endpoints and authorize page, posts and their ids)."""
+base class (routing, the OAuth 1.0a token endpoints, posts and their ids). The authorize step differs (X shows a
+PIN, Tumblr redirects to the callback): each platform has its own."""
 
 from __future__ import annotations
 
-import html
 import re
 import secrets
 import time
@@ -77,8 +77,9 @@ class Platform(ABC):
     routes: tuple[tuple[str, re.Pattern[str], str], ...]  # (method, path pattern, endpoint)
     metrics: tuple[str, ...]
 
-    def __init__(self, consumer_key: str, consumer_secret: str, account: str, first_id: int) -> None:
-        self.validator = Validator(consumer_key, consumer_secret)
+    def __init__(self, consumer_key: str, consumer_secret: str, account: str, first_id: int,
+                 callback: str | None) -> None:
+        self.validator = Validator(consumer_key, consumer_secret, callback)
         self.resource = ResourceEndpoint(self.validator)
         self.request_token = RequestTokenEndpoint(self.validator)
         self.access_token = AccessTokenEndpoint(self.validator)
@@ -106,25 +107,9 @@ class Platform(ABC):
     def find_post(self, post_id: str) -> Post | None:
         return next((post for post in self.posts if post.id == post_id), None)
 
-    def pin_for(self, request_token: str) -> str:
-        held = self.validator.request_tokens.get(request_token)
-        if held is None:
-            raise KeyError(f"no such request token on {self.name}")
-        if held.pin is None:
-            held.pin = f"{secrets.randbelow(10**7):07d}"
-        return held.pin
-
-    def authorize_page(self, query: dict[str, list[str]]) -> Reply:
-        token = query.get("oauth_token", [""])[0]
-        try:
-            pin = self.pin_for(token)
-        except KeyError:
-            return Reply(400, "<p>This authorization link is not valid.</p>", "text/html; charset=utf-8")
-        page = (
-            f"<html><body><p>You authorized the test app on {self.name} as {html.escape(self.account)}.</p>"
-            f'<p>Enter this PIN in the app: <code id="pin">{pin}</code></p></body></html>'
-        )
-        return Reply(200, page, "text/html; charset=utf-8")
+    def not_a_valid_link(self) -> Reply:
+        """The authorize step's answer to an unknown request token."""
+        return Reply(400, "<p>This authorization link is not valid.</p>", "text/html; charset=utf-8")
 
     def token_reply(self, endpoint: str, uri: str, method: str, body: str, headers: dict[str, str]) -> Reply:
         """The oauthlib token endpoint's answer; a refusal becomes the platform's 401."""
@@ -142,6 +127,10 @@ class Platform(ABC):
 
     def access_token_extras(self) -> dict[str, str]:
         return {}
+
+    @abstractmethod
+    def authorize(self, uri: str, query: dict[str, list[str]]) -> Reply:
+        """GET /oauth/authorize (unsigned: the user's browser): the user allows the app."""
 
     @abstractmethod
     def unauthorized(self) -> Reply:

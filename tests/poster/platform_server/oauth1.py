@@ -1,7 +1,7 @@
 """OAuth 1.0a as the test platform checks it: oauthlib's server-side endpoints over one platform's keys and tokens.
 
 OAuth 1.0a (both platforms; HMAC-SHA1 and the other methods oauthlib knows)
-    Every request except the authorize page must be signed. The signature base string is the method, the URL as
+    Every request except the authorize step must be signed. The signature base string is the method, the URL as
     the client used it (http://127.0.0.1:PORT/x/2/tweets?...) with its query, and a form-encoded body; a JSON body
     is not signed (requests-oauthlib does not sign it). Nonces are single use (a replay is refused), timestamps
     must be within 10 minutes. Key, token, nonce and verifier lengths may be 4 to 64 ASCII letters and digits.
@@ -9,12 +9,20 @@ OAuth 1.0a (both platforms; HMAC-SHA1 and the other methods oauthlib knows)
         X       {"title": "Unauthorized", "type": "about:blank", "status": 401, "detail": "Unauthorized"}
         Tumblr  {"meta": {"status": 401, "msg": "Not Authorized"}, "response": [],
                  "errors": [{"title": "Not Authorized", "code": 0, "detail": "..."}]}
-    PIN flow (oob), under each prefix (/x/oauth/..., /tumblr/oauth/...):
-        POST oauth/request_token   oauth_callback=oob (any other callback: 401)
+    Sign-in, under each prefix (/x/oauth/..., /tumblr/oauth/...):
+        POST oauth/request_token   oauth_callback=C, where C is the one callback the platform accepts (any other,
+            or none: 401): X "oob" (the PIN flow); Tumblr the app's registered callback URL
+            (`server.tumblr_callback_url`, None until a test sets it: then every request token is refused).
             -> 200 oauth_token=..&oauth_token_secret=..&oauth_callback_confirmed=true
-        GET  oauth/authorize?oauth_token=..   (unsigned: the user's browser) -> 200 HTML showing the PIN in
-            <code id="pin">; `server.pin_for(request_token)` does the same for a test and returns the PIN
-        POST oauth/access_token    signed with the request token, oauth_verifier=PIN
+        GET  oauth/authorize?oauth_token=..   (unsigned: the user's browser, who "allows" the app at once; an
+            unknown token: 400 HTML)
+            X       -> 200 HTML showing a 7-digit PIN in <code id="pin">; `server.pin_for(request_token)` does
+                       the same for a test and returns the PIN
+            Tumblr  -> 302 Location: <callback>?oauth_token=..&oauth_verifier=.. (a random verifier, from
+                       oauthlib's AuthorizationEndpoint, stored with the request token). There is no PIN page.
+                       With `server.tumblr_user_denies` set the user clicks Deny: 302 to the bare callback URL,
+                       no oauth_token and no verifier (what clients of Tumblr have seen on a denial).
+        POST oauth/access_token    signed with the request token, oauth_verifier=the PIN or verifier
             -> 200 oauth_token=..&oauth_token_secret=..&user_id=..&screen_name=..  (X)
                200 oauth_token=..&oauth_token_secret=..                          (Tumblr)
             The request token is then spent; the access token works on the API at once.
@@ -33,7 +41,8 @@ from oauthlib.oauth1 import RequestValidator, ResourceEndpoint
 class RequestToken:
     consumer_key: str
     secret: str
-    pin: str | None = None  # set once the user "authorized" it
+    callback: str  # "oob" or the URL the authorize step sends the browser to
+    verifier: str | None = None  # set once the user "authorized" it: X's PIN, Tumblr's oauth_verifier
 
 
 class Validator(RequestValidator):
@@ -48,9 +57,10 @@ class Validator(RequestValidator):
     dummy_request_token = "dummyrequesttoken"
     dummy_access_token = "dummyaccesstoken"
 
-    def __init__(self, consumer_key: str, consumer_secret: str) -> None:
+    def __init__(self, consumer_key: str, consumer_secret: str, callback: str | None) -> None:
         super().__init__()
         self.consumer_key, self.consumer_secret = consumer_key, consumer_secret
+        self.callback = callback  # the one oauth_callback a request token may have (None: none)
         self.request_tokens: dict[str, RequestToken] = {}
         self.access_tokens: dict[str, str] = {}  # token -> secret (all belong to the one consumer)
         self._nonces: set[tuple[str, str, str, str | None]] = set()
@@ -86,7 +96,7 @@ class Validator(RequestValidator):
         return True
 
     def validate_redirect_uri(self, client_key: str, redirect_uri: str, request: Any) -> bool:
-        return redirect_uri == "oob"  # the PIN flow is the only one the posters use
+        return self.callback is not None and redirect_uri == self.callback
 
     def get_default_realms(self, client_key: str, request: Any) -> list[str]:
         return []
@@ -101,11 +111,23 @@ class Validator(RequestValidator):
         return True
 
     def save_request_token(self, token: dict[str, str], request: Any) -> None:
-        self.request_tokens[token["oauth_token"]] = RequestToken(request.client_key, token["oauth_token_secret"])
+        self.request_tokens[token["oauth_token"]] = RequestToken(
+            request.client_key, token["oauth_token_secret"], request.redirect_uri
+        )
+
+    # The authorize step (oauthlib's AuthorizationEndpoint): the browser brings only the request token.
+    def verify_request_token(self, token: str, request: Any) -> bool:
+        return token in self.request_tokens
+
+    def get_redirect_uri(self, token: str, request: Any) -> str:
+        return self.request_tokens[token].callback
+
+    def save_verifier(self, token: str, verifier: dict[str, str], request: Any) -> None:
+        self.request_tokens[token].verifier = verifier["oauth_verifier"]
 
     def validate_verifier(self, client_key: str, token: str, verifier: str, request: Any) -> bool:
         held = self.request_tokens.get(token)
-        return held is not None and held.pin is not None and secrets.compare_digest(held.pin, verifier)
+        return held is not None and held.verifier is not None and secrets.compare_digest(held.verifier, verifier)
 
     def save_access_token(self, token: dict[str, str], request: Any) -> None:
         self.access_tokens[token["oauth_token"]] = token["oauth_token_secret"]

@@ -90,6 +90,28 @@ class PlatformServer:
         return self._twitter.rate_limits
 
     @property
+    def tumblr_callback_url(self) -> str | None:
+        """The app's registered callback URL: the one oauth_callback Tumblr's request token accepts."""
+        return self._tumblr.validator.callback
+
+    @tumblr_callback_url.setter
+    def tumblr_callback_url(self, url: str | None) -> None:
+        if url == "oob":
+            raise ValueError("Tumblr has no oob (PIN) flow: its callback is a URL")
+        with self._lock:
+            self._tumblr.validator.callback = url
+
+    @property
+    def tumblr_user_denies(self) -> bool:
+        """True: the user clicks Deny on Tumblr's authorize page (the browser goes to the bare callback URL)."""
+        return self._tumblr.user_denies
+
+    @tumblr_user_denies.setter
+    def tumblr_user_denies(self, denies: bool) -> None:
+        with self._lock:
+            self._tumblr.user_denies = denies
+
+    @property
     def tumblr_daily_post_limit(self) -> int:
         return self._tumblr.daily_post_limit
 
@@ -114,13 +136,11 @@ class PlatformServer:
         with self._lock:
             self._faults.extend([(name, re.compile(path_regex), fault)] * times)
 
-    def pin_for(self, request_token: str, platform: str | None = None) -> str:
-        """The PIN the authorize page shows for `request_token` (authorizing it, as the user would)."""
+    def pin_for(self, request_token: str) -> str:
+        """The PIN X's authorize page shows for `request_token` (authorizing it, as the user would). Tumblr has
+        no PIN: its authorize step redirects to the callback."""
         with self._lock:
-            for candidate in ([self._platform(platform)] if platform else self._platforms.values()):
-                if request_token in candidate.validator.request_tokens:
-                    return candidate.pin_for(request_token)
-        raise KeyError("no such request token")
+            return self._twitter.pin_for(request_token)
 
     def posts(self, platform: str, account: str | None = None) -> list[Post]:
         chosen = self._platform(platform)
@@ -177,11 +197,11 @@ class PlatformServer:
         platform, path = self._platforms[_PREFIXES[prefix]], "/" + rest
         query = parse_qs(split.query, keep_blank_values=True)
         route = platform.route(method, path)
+        uri = f"http://{headers.get('host', '')}{target}"
         if route is None or route.endpoint == "GET /oauth/authorize":
             self.requests.append(Logged(method, split.path, False))
-            return _Outcome(platform.authorize_page(query) if route else platform.error(404))
+            return _Outcome(platform.authorize(uri, query) if route else platform.error(404))
 
-        uri = f"http://{headers.get('host', '')}{target}"
         text_body = body.decode("utf-8", errors="replace")
         if route.endpoint in _TOKEN_ENDPOINTS:
             token_reply = platform.token_reply(route.endpoint, uri, method, text_body, headers)

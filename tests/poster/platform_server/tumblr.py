@@ -11,6 +11,10 @@ Tumblr, under /tumblr (errors are {"meta": {"status", "msg"}, "response": [], "e
         "msg": "OK"}, "response": {"blog": {"name", "url"}, "total_posts", "posts": [{"id", "id_string",
         "blog_name", "post_url", "timestamp", "tags", "note_count", "content"}]}}, newest first. Without npf=true
         a post has the legacy "type": "text" and "body" (HTML) instead of "content". An unknown blog or id: 404.
+    GET /oauth/authorize?oauth_token=.. (the user's browser) -> 302 Location: <callback>?oauth_token=..&
+        oauth_verifier=.. ; with `server.tumblr_user_denies` -> 302 to the bare callback. No PIN page: Tumblr has
+        none. Request tokens need oauth_callback=`server.tumblr_callback_url` (oob or another URL: 401). The other
+        OAuth endpoints: oauth1.py.
     Rate headers on every answer to a verified request, per consumer key: X-Ratelimit-Perhour-Limit/-Remaining/
     -Reset and X-Ratelimit-Perday-Limit/-Remaining/-Reset (reset in seconds from now, as Tumblr sends them).
 """
@@ -24,6 +28,9 @@ import secrets
 import time
 from http import HTTPStatus
 from typing import Any
+
+from oauthlib.oauth1 import AuthorizationEndpoint
+from oauthlib.oauth1.rfc5849.errors import OAuth1Error
 
 from .base import OAUTH1_ROUTES, Platform, Post, Reply, Route, Window
 
@@ -42,10 +49,25 @@ class Tumblr(Platform):
     )
 
     def __init__(self, blog: str) -> None:
-        super().__init__(f"tck{secrets.token_hex(10)}", secrets.token_hex(20), blog, 760_000_000_000_000_001)
+        super().__init__(f"tck{secrets.token_hex(10)}", secrets.token_hex(20), blog, 760_000_000_000_000_001,
+                         callback=None)
+        self.authorization = AuthorizationEndpoint(self.validator)
+        self.user_denies = False
         self.daily_post_limit = TUMBLR_DAILY_POST_LIMIT
         self._hourly = Window(TUMBLR_HOURLY_LIMIT, 3600)
         self._daily = Window(TUMBLR_DAILY_LIMIT, 86400)
+
+    def authorize(self, uri: str, query: dict[str, list[str]]) -> Reply:
+        held = self.validator.request_tokens.get(query.get("oauth_token", [""])[0])
+        if held is None:
+            return self.not_a_valid_link()
+        if self.user_denies:
+            return Reply(302, "", "text/html; charset=utf-8", {"Location": held.callback})
+        try:
+            headers, _, status = self.authorization.create_authorization_response(uri)
+        except OAuth1Error:
+            return self.not_a_valid_link()
+        return Reply(status, "", "text/html; charset=utf-8", {"Location": headers["Location"]})
 
     def unauthorized(self) -> Reply:
         return self._envelope(401, "Not Authorized", "The request's OAuth 1.0a signature or token is not valid.")

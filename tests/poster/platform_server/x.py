@@ -19,6 +19,8 @@ X, under /x (errors are problem objects {"title", "type", "status", "detail"}; a
         "quote_count", "impression_count"}}]}: tweets of any account, in the order asked; unknown ids go into
         "errors" ({"value", "detail", "title": "Not Found Error", "resource_type": "tweet", "parameter": "ids",
         "resource_id", "type"}) and "data" is left out when none is found. No ids or more than 100 -> 400.
+    GET /oauth/authorize?oauth_token=.. -> 200 HTML with the PIN in <code id="pin"> (the other OAuth endpoints:
+        oauth1.py). Request tokens need oauth_callback=oob.
     Rate limits: every answer to a request whose signature verified carries x-rate-limit-limit, -remaining and
     -reset (unix seconds), counted per endpoint and token over 15-minute windows (limits in
     `server.twitter_rate_limits`, keyed like "POST /2/tweets"; change them before the requests). Past the limit:
@@ -27,6 +29,7 @@ X, under /x (errors are problem objects {"title", "type", "status", "detail"}; a
 
 from __future__ import annotations
 
+import html
 import json
 import re
 import secrets
@@ -106,13 +109,34 @@ class Twitter(Platform):
     )
 
     def __init__(self, user: TwitterUser) -> None:
-        super().__init__(f"xck{secrets.token_hex(10)}", secrets.token_hex(20), user.username, 1_790_000_000_000_000_001)
+        super().__init__(f"xck{secrets.token_hex(10)}", secrets.token_hex(20), user.username, 1_790_000_000_000_000_001,
+                         callback="oob")
         self.user = user
         self.rate_limits = dict(DEFAULT_TWITTER_RATE_LIMITS)
         self._windows: dict[tuple[str, str], Window] = {}
 
     def access_token_extras(self) -> dict[str, str]:
         return {"user_id": self.user.id, "screen_name": self.user.username}
+
+    def pin_for(self, request_token: str) -> str:
+        """The PIN of `request_token`, made when the user first authorizes it."""
+        held = self.validator.request_tokens.get(request_token)
+        if held is None:
+            raise KeyError("no such request token on twitter")
+        if held.verifier is None:
+            held.verifier = f"{secrets.randbelow(10**7):07d}"
+        return held.verifier
+
+    def authorize(self, uri: str, query: dict[str, list[str]]) -> Reply:
+        try:
+            pin = self.pin_for(query.get("oauth_token", [""])[0])
+        except KeyError:
+            return self.not_a_valid_link()
+        page = (
+            f"<html><body><p>You authorized the test app on X as {html.escape(self.account)}.</p>"
+            f'<p>Enter this PIN in the app: <code id="pin">{pin}</code></p></body></html>'
+        )
+        return Reply(200, page, "text/html; charset=utf-8")
 
     def unauthorized(self) -> Reply:
         return self.error(401)
