@@ -66,3 +66,22 @@ def env(platform_server, standin, tmp_path, monkeypatch):
         monkeypatch.setenv(name, value)
     monkeypatch.chdir(tmp_path)  # no stray .env
     return values
+
+
+def pytest_terminal_summary(terminalreporter) -> None:
+    """The fault matrix's table (test_fault_matrix.py) and the poster runs' peak memory
+    (test_poster_footprint.py), when those tests ran."""
+    import sys
+
+    matrix = sys.modules.get("test_fault_matrix")
+    if matrix is not None and matrix.RESULTS:
+        columns = ("platform", "fault", "exit", "expected", "then", "double posts", "lost rows", "unknown rows")
+        table = [columns] + [tuple(str(row.get(column, "-")) for column in columns) for row in matrix.RESULTS]
+        widths = [max(len(line[index]) for line in table) for index in range(len(columns))]
+        terminalreporter.section("fault matrix: platform x fault -> exit codes, double posts, lost rows")
+        for line in table:
+            terminalreporter.write_line("  ".join(cell.ljust(width) for cell, width in zip(line, widths)).rstrip())
+    footprint = sys.modules.get("test_poster_footprint")
+    if footprint is not None and footprint.FOOTPRINT:
+        terminalreporter.section("poster run peak RSS (MiB), one `lorecast post` process per platform")
+        terminalreporter.write_line("  ".join(f"{name} {mib:.1f}" for name, mib in footprint.FOOTPRINT.items()))

@@ -10,7 +10,7 @@ import time
 from pathlib import Path
 
 from cli_harness import lorecast, start_lorecast
-from platform_server import DropAfterAccept, Duplicate, RateLimit, Slow, Status
+from platform_server import DropAfterAccept, Duplicate, LateAccept, RateLimit, Slow, Status
 
 from poster.commands.post import EXIT_BUSY, EXIT_RATE_LIMITED
 from poster.ledger import Ledger
@@ -235,3 +235,20 @@ def test_a_crash_with_the_lookup_refused_does_not_block_the_next_run(env, platfo
     rows = {row.id: row for row in ledger_rows(env)}
     assert (rows[killed.id].state, rows[killed.id].remote_id) == ("posted", platform_server.posts("twitter")[0].id)
     assert len(platform_server.posts("twitter")) == 3
+
+
+def test_a_post_that_timed_out_stays_unresolved_until_a_later_run_finds_it(env, platform_server):
+    # X takes the post only after the client gave up (the answer came past --timeout): an immediate lookup
+    # finds nothing. That is no proof it failed: the row stays unknown and its text blocked.
+    platform_server.inject("twitter", "^/2/tweets$", LateAccept(2))
+    code, _, err = lorecast("post", "twitter", "--timeout", "1")
+    assert code == 1 and "did not answer" in err and "later runs look again" in err, err
+    [row] = ledger_rows(env)
+    assert row.state == "unknown"
+    wait_for(lambda: platform_server.posts("twitter"))  # the tweet is out after all
+    assert lorecast("post", "twitter")[0] == 0
+    rows = {ledger_row.id: ledger_row for ledger_row in ledger_rows(env)}
+    published = platform_server.posts("twitter")
+    assert (rows[row.id].state, rows[row.id].remote_id) == ("posted", published[0].id)
+    texts = [post.text for post in published]
+    assert len(texts) == len(set(texts)) == 2

@@ -28,7 +28,7 @@ Where each part is written down (and implemented):
     x.py        X, under /x: tweets, users, lookups, weighted length, x-rate-limit-* headers, the PIN page
     tumblr.py   Tumblr, under /tumblr: NPF posts, listings, the daily post limit, X-Ratelimit-* headers, the
                 authorize redirect
-    faults.py   Status, RateLimit, Duplicate, Slow, DropAfterAccept for `server.inject(...)`
+    faults.py   Status, RateLimit, Duplicate, Slow, LateAccept, DropAfterAccept for `server.inject(...)`
 
 Inspection: `server.posts(platform, account=None)` (Post objects, oldest first; account defaults to the test
 account), `server.set_engagement(platform, post_id, **counts)` (X: like_count, retweet_count, reply_count,
@@ -37,11 +37,11 @@ request, path with the prefix and without the query; the authorize step logs sig
 """
 
 from .base import Post
-from .faults import DropAfterAccept, Duplicate, Fault, RateLimit, Slow, Status
+from .faults import DropAfterAccept, Duplicate, Fault, LateAccept, RateLimit, Slow, Status
 from .server import Logged, PlatformServer
 from .x import TwitterUser, weighted_length
 
 __all__ = [
-    "DropAfterAccept", "Duplicate", "Fault", "Logged", "PlatformServer", "Post", "RateLimit", "Slow", "Status",
-    "TwitterUser", "weighted_length",
+    "DropAfterAccept", "Duplicate", "Fault", "LateAccept", "Logged", "PlatformServer", "Post", "RateLimit", "Slow",
+    "Status", "TwitterUser", "weighted_length",
 ]

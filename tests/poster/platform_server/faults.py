@@ -9,6 +9,8 @@ first matching fault in the queue, once:
                         and -Reset 30)
     Duplicate()         X only: the duplicate-content 403, even for a new text (nothing is created)
     Slow(2.0)           handles the request at once (a post IS created), answers 2 s later
+    LateAccept(2.0)     waits 2 s, THEN handles the request (a post IS created, but only then), then answers: a
+                        client that timed out meanwhile finds no post if it looks at once
     DropAfterAccept()   handles the request (a post IS created), then closes the connection without an answer
 On the OAuth token endpoints the token is issued before a fault replaces the answer.
 """
@@ -34,6 +36,11 @@ class Slow:
 
 
 @dataclass(frozen=True)
+class LateAccept:
+    seconds: float
+
+
+@dataclass(frozen=True)
 class Duplicate:
     pass
 
@@ -43,4 +50,4 @@ class DropAfterAccept:
     pass
 
 
-Fault = Status | RateLimit | Slow | Duplicate | DropAfterAccept
+Fault = Status | RateLimit | Slow | LateAccept | Duplicate | DropAfterAccept

@@ -17,7 +17,7 @@ from urllib.parse import parse_qs, urlsplit
 from poster.credentials import OAuth1Credentials
 
 from .base import Platform, Post, Reply
-from .faults import DropAfterAccept, Duplicate, Fault, RateLimit, Slow, Status
+from .faults import DropAfterAccept, Duplicate, Fault, LateAccept, RateLimit, Slow, Status
 from .oauth1 import verify
 from .tumblr import Tumblr
 from .x import Twitter, TwitterUser
@@ -38,6 +38,7 @@ _TOKEN_ENDPOINTS = frozenset({"POST /oauth/request_token", "POST /oauth/access_t
 class _Outcome:
     reply: Reply | None  # None: drop the connection without an answer
     delay_s: float = 0.0
+    later: Callable[[], Reply] | None = None  # handle the request only after delay_s (LateAccept)
 
 
 class PlatformServer:
@@ -218,6 +219,8 @@ class PlatformServer:
         within, rate_headers = platform.count_request(route.endpoint, rate_key)
         if isinstance(fault, RateLimit):
             return _Outcome(platform.rate_limited(route.endpoint, rate_key, fault.reset_in_s))
+        if isinstance(fault, LateAccept) and within:
+            return _Outcome(None, fault.seconds, later=run)
         if isinstance(fault, Status):
             reply = platform.error(fault.status)
         elif isinstance(fault, Duplicate):
@@ -256,7 +259,15 @@ class _Handler(BaseHTTPRequestHandler):
         body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
         headers = {name.lower(): value for name, value in self.headers.items()}
         outcome = server._answer(self.command, self.path, headers, body)
-        if outcome.reply is None or (outcome.delay_s and server._stopping.wait(outcome.delay_s)):
+        if outcome.delay_s and server._stopping.wait(outcome.delay_s):
+            self.close_connection = True
+            return
+        if outcome.later is not None:
+            with server._lock:
+                reply = outcome.later()
+            self._send(reply)  # most likely to a client that gave up: _Server.handle_error expects that
+            return
+        if outcome.reply is None:
             self.close_connection = True
             return
         self._send(outcome.reply)

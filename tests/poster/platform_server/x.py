@@ -11,7 +11,8 @@ X, under /x (errors are problem objects {"title", "type", "status", "detail"}; a
         skin tones, tag characters, U+20E3, the code point after a zero-width joiner, the second regional
         indicator of a flag). Bare domains (example.com) count by their characters.
     GET /2/users/me -> {"data": {"id", "name", "username"}}
-    GET /2/users/:id/tweets?max_results=5..100 (default 10)&pagination_token=.. -> newest first
+    GET /2/users/:id/tweets?max_results=5..100 (default 10)&pagination_token=..&start_time=YYYY-MM-DDTHH:mm:ssZ
+        (only the tweets created from then on) -> newest first
         {"data": [{"id", "text", "edit_history_tweet_ids"}], "meta": {"result_count", "newest_id", "oldest_id",
         "next_token" (when there are more)}}; no tweets: {"meta": {"result_count": 0}}; unknown user: errors.
     GET /2/tweets?ids=1,2&tweet.fields=public_metrics,created_at,author_id -> {"data": [{"id", "text",
@@ -36,6 +37,7 @@ import secrets
 import time
 import unicodedata
 from dataclasses import dataclass
+from datetime import datetime, timezone
 from http import HTTPStatus
 from typing import Any
 
@@ -259,8 +261,13 @@ class Twitter(Platform):
         token = query.get("pagination_token", ["page-0"])[0]
         if not re.fullmatch(r"page-\d+", token):
             return self.invalid("pagination_token", token, "pagination_token is not one this server gave")
+        since = query.get("start_time", [None])[0]
+        if since is not None and not re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", since):
+            return self.invalid("start_time", since, "start_time must be YYYY-MM-DDTHH:mm:ssZ")
+        since_unix = datetime.strptime(since, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=timezone.utc).timestamp() \
+            if since else 0
         start, size = int(token.removeprefix("page-")), int(raw_max)
-        newest_first = list(reversed(self.posts))
+        newest_first = [post for post in reversed(self.posts) if post.created_at >= since_unix]
         page = newest_first[start:start + size]
         meta: dict[str, Any] = {"result_count": len(page)}
         if page:
