@@ -1,4 +1,5 @@
-"""OAuth 1.0a credentials of one account, kept out of reprs, logs and errors."""
+"""OAuth 1.0a credentials of one account, kept out of reprs, logs and errors, and the scrubbing of secrets out of
+the one-line messages the poster prints."""
 
 from __future__ import annotations
 
@@ -23,3 +24,12 @@ def scrub(text: str, secrets: tuple[str, ...]) -> str:
         if len(secret) >= 4:
             text = text.replace(secret, "***")
     return text
+
+
+MAX_MESSAGE_CHARS = 300  # an error line stays readable: a server's long answer is cut
+
+
+def one_line(message: str, secrets: tuple[str, ...] = ()) -> str:
+    """`message` on one line, cut to a readable length, with every secret replaced by ***."""
+    line = scrub(" ".join(message.split()), secrets)
+    return line if len(line) <= MAX_MESSAGE_CHARS else line[: MAX_MESSAGE_CHARS - 3] + "..."

@@ -44,6 +44,7 @@ from jsonschema import Draft202012Validator
 from jsonschema.exceptions import ValidationError
 
 from lorecast.errors import InferenceError
+from poster.credentials import one_line
 from poster.responses import excerpt, json_body, network_reason, os_cause
 from poster.worker_schemas import worker_schema
 
@@ -53,7 +54,6 @@ _KEY_HINT = (
     "TorchServe writes a new one at every start to key_file.json in the directory it was started from, "
     "and it expires; pass that file with --key-file"
 )
-_MAX_MESSAGE_CHARS = 300
 
 
 @dataclass(frozen=True)
@@ -215,12 +215,9 @@ class InferenceClient:
 
     def _error(self, message: str) -> InferenceError:
         """One line, cut to a readable length, and with the key blotted out should a server echo it."""
-        line = " ".join(message.split())
-        if len(line) > _MAX_MESSAGE_CHARS:
-            line = line[: _MAX_MESSAGE_CHARS - 3] + "..."
-        if self._key:
-            line = line.replace(self._key, "[key]")
-        return InferenceError(line)
+        if self._key:  # before the cut, which could leave half a key
+            message = message.replace(self._key, "[key]")
+        return InferenceError(one_line(message))
 
 
 def _checked_key(key: str | None) -> str | None:

@@ -25,7 +25,8 @@ from urllib.parse import parse_qs, urlencode, urlsplit
 import requests
 
 from lorecast.errors import PinFlowError
-from poster.platforms.mastodon import error_reason, one_line
+from poster.credentials import one_line
+from poster.platforms.mastodon import error_reason
 from poster.responses import excerpt, json_body, network_reason
 
 OOB = "urn:ietf:wg:oauth:2.0:oob"  # the instance shows the code instead of redirecting

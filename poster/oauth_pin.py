@@ -26,10 +26,8 @@ from requests_oauthlib import OAuth1Session
 from requests_oauthlib.oauth1_session import TokenRequestDenied
 
 from lorecast.errors import PinFlowError
-from poster.credentials import scrub
+from poster.credentials import one_line
 from poster.responses import excerpt, json_body, network_reason
-
-_MAX_MESSAGE_CHARS = 300
 
 
 @dataclass(frozen=True)
@@ -121,10 +119,7 @@ class OAuth1Flow:
 
     def error(self, message: str) -> PinFlowError:
         """A PinFlowError of one line, without the keys, tokens or verifier of this run."""
-        line = scrub(" ".join(message.split()), self._secrets)
-        if len(line) > _MAX_MESSAGE_CHARS:
-            line = line[: _MAX_MESSAGE_CHARS - 3] + "..."
-        return PinFlowError(line)
+        return PinFlowError(one_line(message, self._secrets))
 
 
 class PinFlow(OAuth1Flow):

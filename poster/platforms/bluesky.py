@@ -44,7 +44,7 @@ import requests
 from lorecast.errors import AuthRefused, PlatformError, RateLimited
 from poster.bluesky_session import BlueskySession
 from poster.bluesky_text import link_facets, too_long
-from poster.credentials import scrub
+from poster.credentials import one_line
 from poster.platforms.base import Draft, Engagement, Platform
 from poster.platforms.http import header_number, resets
 from poster.responses import excerpt, json_body, network_reason
@@ -55,7 +55,6 @@ ENGAGEMENT_BATCH = 25  # uris per getPosts: the lexicon's maximum
 TOKEN_ERRORS = frozenset({"ExpiredToken", "InvalidToken", "AuthenticationRequired", "AuthMissing"})
 AUTH_HINT = ("check the handle and the app password (Settings > Privacy and security > App passwords), then sign "
              "in with `lorecast auth bluesky`")
-_MAX_MESSAGE_CHARS = 300
 
 
 class Xrpc:
@@ -109,10 +108,7 @@ class Xrpc:
 
     def error(self, message: str, kind: type[PlatformError] = PlatformError, **kwargs: Any) -> PlatformError:
         """`kind(message)` on one line, cut to a readable length, with the password and tokens replaced by ***."""
-        line = scrub(" ".join(message.split()), self.secrets())
-        if len(line) > _MAX_MESSAGE_CHARS:
-            line = line[: _MAX_MESSAGE_CHARS - 3] + "..."
-        return kind(line, **kwargs)
+        return kind(one_line(message, self.secrets()), **kwargs)
 
     # --- the session calls (poster.bluesky_session.SessionServer)
 

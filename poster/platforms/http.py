@@ -1,5 +1,6 @@
 """What the OAuth1 platforms (X, Tumblr) share: a signed session, one request with its network failures mapped to
-PlatformError, and error messages that are one line, short, and free of the account's secrets.
+PlatformError, and error messages that are one line, short, and free of the account's secrets; and what every
+HTTP platform reads from headers (a number, a rate limit, when it resets).
 
     api = SignedApi("X", credentials, timeout=30.0)
     response = api.send("POST", url, json={"text": text})   # PlatformError(transient=True) when no answer came
@@ -11,16 +12,14 @@ No retries here: whether to try again is the run's decision (poster/run.py).
 from __future__ import annotations
 
 from datetime import datetime, timezone
-from typing import Any
+from typing import Any, NamedTuple
 
 import requests
 from requests_oauthlib import OAuth1Session
 
 from lorecast.errors import PlatformError
-from poster.credentials import OAuth1Credentials, scrub
+from poster.credentials import OAuth1Credentials, one_line
 from poster.responses import network_reason
-
-_MAX_MESSAGE_CHARS = 300
 
 
 class SignedApi:
@@ -61,13 +60,18 @@ class SignedApi:
 
     def error(self, message: str, kind: type[PlatformError] = PlatformError, **kwargs: Any) -> PlatformError:
         """`kind(message)` on one line, cut to a readable length, with every secret replaced by ***."""
-        line = scrub(" ".join(message.split()), self._secrets)
-        if len(line) > _MAX_MESSAGE_CHARS:
-            line = line[: _MAX_MESSAGE_CHARS - 3] + "..."
-        return kind(line, **kwargs)
+        return kind(one_line(message, self._secrets), **kwargs)
 
     def close(self) -> None:
         self._session.close()
+
+
+class RateLimit(NamedTuple):
+    """A platform's rate limit as its last answer's headers gave it."""
+
+    limit: int
+    remaining: int
+    reset_at: float  # unix seconds
 
 
 def header_number(response: requests.Response, name: str) -> float | None:

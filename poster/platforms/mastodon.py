@@ -39,10 +39,9 @@ from urllib.parse import urlsplit
 import requests
 
 from lorecast.errors import AuthRefused, PlatformError, RateLimited
-from poster.credentials import scrub
+from poster.credentials import one_line
 from poster.platforms.base import Draft, Engagement, Platform
-from poster.platforms.http import header_number, resets
-from poster.platforms.twitter import RateLimit
+from poster.platforms.http import RateLimit, header_number, resets
 from poster.responses import excerpt, json_body, network_reason
 from textrules.forms import platform_form
 
@@ -55,7 +54,6 @@ CLOCK_MARGIN = timedelta(minutes=10)  # the instance's clock against ours: find(
 ENGAGEMENT_BATCH = 20  # ids per GET /api/v1/statuses: Mastodon refuses more (DEFAULT_STATUSES_LIMIT)
 AUTH_HINT = ("check the access token and its scopes (read write:statuses); `lorecast auth mastodon` gets a new "
              "one")
-_MAX_MESSAGE_CHARS = 300
 
 
 class MastodonPlatform(Platform):
@@ -239,12 +237,6 @@ class MastodonPlatform(Platform):
 
     def _error(self, message: str, kind: type[PlatformError] = PlatformError, **kwargs: Any) -> PlatformError:
         return kind(one_line(message, (self._token,)), **kwargs)
-
-
-def one_line(message: str, secrets: tuple[str, ...]) -> str:
-    """`message` on one line, cut to a readable length, with every secret replaced by ***."""
-    line = scrub(" ".join(message.split()), secrets)
-    return line if len(line) <= _MAX_MESSAGE_CHARS else line[: _MAX_MESSAGE_CHARS - 3] + "..."
 
 
 def idempotency_key(draft: Draft) -> str:

@@ -31,7 +31,7 @@ import contextlib
 import html
 from collections.abc import Sequence
 from datetime import timedelta, timezone
-from typing import Any, NamedTuple
+from typing import Any
 
 import requests
 
@@ -39,7 +39,7 @@ from lorecast.errors import AuthRefused, DuplicatePost, RateLimited
 from poster.costs import Bill, Meter
 from poster.credentials import OAuth1Credentials
 from poster.platforms.base import Draft, Engagement, Platform
-from poster.platforms.http import SignedApi, header_number, resets
+from poster.platforms.http import RateLimit, SignedApi, header_number, resets
 from poster.responses import excerpt, json_body
 from poster.twitter_text import INVALID_CHARACTERS, MAX_WEIGHTED_LENGTH, has_link, weighted_length
 from textrules.forms import platform_form
@@ -47,12 +47,6 @@ from textrules.forms import platform_form
 ENGAGEMENT_BATCH = 100  # ids per GET /2/tweets: X's maximum
 TIMELINE_SCAN = 100  # the most recent posts find() looks through: X's max_results
 LOOKUP_MARGIN = timedelta(minutes=1)  # find() reads from this long before the row was written (clock skew)
-
-
-class RateLimit(NamedTuple):
-    limit: int
-    remaining: int
-    reset_at: float  # unix seconds
 
 
 class TwitterPlatform(Platform):
