@@ -147,3 +147,44 @@ def test_engagement_without_an_appview_is_a_transient_error(real_pds: Pds, tmp_p
     with pytest.raises(PlatformError, match="UpstreamFailure") as caught:
         bsky.engagement([uri])
     assert caught.value.transient
+
+
+def test_lorecast_auth_post_and_crash_recovery_against_the_real_pds(real_pds: Pds, standin, tmp_path: Path) -> None:
+    """The commands a user runs, end to end on the real PDS: sign in once, post, and settle a post whose record
+    went out while its run died before recording it (the row left pending), by the exact getRecord of its key."""
+    from cli_harness import lorecast
+
+    from poster.ledger import Ledger
+    from poster.run import draft_of
+
+    ledger_path = tmp_path / "ledger" / "posts.db"
+    env = {"LORECAST_LEDGER": str(ledger_path), "LORECAST_ENDPOINT": standin.endpoint,
+           "LORECAST_INFERENCE_KEY": standin.key, "LORECAST_BLUESKY_SERVICE": real_pds.url,
+           "LORECAST_BLUESKY_HANDLE": real_pds.handle, "LORECAST_BLUESKY_APP_PASSWORD": real_pds.app_password}
+    before = record_count(real_pds)
+    code, out, err = lorecast("auth", "bluesky", env=env, cwd=tmp_path)
+    assert code == 0, err
+    assert f"LORECAST_BLUESKY_HANDLE={real_pds.handle}" in out.splitlines()
+    assert session_path(ledger_path, real_pds.handle).is_file()
+
+    code, published, err = lorecast("post", "bluesky", env=env, cwd=tmp_path)
+    assert code == 0, err
+    with Ledger(ledger_path) as ledger:
+        [row] = ledger.posts()
+        # A crashed run: the row was written, the record created on the PDS, and then the process died.
+        crashed = ledger.begin("bluesky", real_pds.handle, "A record whose run died before recording it.",
+                               score=None, ranked_by=None, rng_seed=None)
+        uri = platform(real_pds, ledger_path.parent).post(draft_of(ledger.post(crashed)))
+    assert row.state == "posted" and row.remote_id.startswith(f"at://{real_pds.did}/{COLLECTION}/")
+    assert xrpc(real_pds, "com.atproto.repo.getRecord", repo=real_pds.did, collection=COLLECTION,
+                rkey=row.remote_id.rsplit("/", 1)[1]).json()["value"]["text"] == published.strip() == row.text
+
+    code, _, err = lorecast("post", "bluesky", env=env, cwd=tmp_path)
+    assert code == 0, err
+    assert f"resolved post {crashed} of an earlier run: it is on bluesky as {uri}" in err
+    with Ledger(ledger_path) as ledger:
+        rows = ledger.posts()
+    assert [r.state for r in rows] == ["posted"] * 3 and len({r.remote_id for r in rows}) == 3
+    assert record_count(real_pds) == before + 3  # nothing posted twice
+    for secret in (real_pds.app_password, real_pds.password):
+        assert secret not in err + published and secret.encode() not in ledger_path.read_bytes()
