@@ -22,6 +22,8 @@ venv: $(VENV)/.installed
 pds: $(PDS_DIR)/.installed
 
 $(PDS_DIR)/.installed:
+	@test -f $(PDS_SETUP) || { echo "error: $(PDS_SETUP) not found: the Bluesky tests post to the reference PDS;" \
+		"point PDS_SETUP at its setup.sh (make test PDS_SETUP=path/to/bluesky-pds/setup.sh)" >&2; exit 1; }
 	bash $(PDS_SETUP) $(PDS_DIR)
 
 $(VENV)/.installed: pyproject.toml
