@@ -78,7 +78,7 @@ platform_options = stack_options(
     click.option("--tumblr-api-url", default=API_URLS["tumblr"], show_default=True,
                  envvar="LORECAST_TUMBLR_API_URL", show_envvar=True, metavar="URL", help="Tumblr API base URL."),
     click.option("--mastodon-instance", envvar="LORECAST_MASTODON_INSTANCE", show_envvar=True, metavar="URL",
-                 help="The Mastodon instance of the bot's account, e.g. https://botsin.space."),
+                 help="The Mastodon instance of the bot's account, e.g. https://mastodon.social."),
     click.option("--mastodon-access-token", envvar="LORECAST_MASTODON_ACCESS_TOKEN", show_envvar=True,
                  metavar="TOKEN", help="The account's access token with the scopes read and write:statuses "
                                        "(`lorecast auth mastodon`, or the instance's Development settings)."),
