@@ -8,7 +8,7 @@ the LORECAST_… variable names the poster reads, so that a CronJob loads them w
 in is SECRET_KEYS, one entry per platform: the variables a post run needs (all required, none empty) and the
 account's settings, carried when the file has them:
   twitter   LORECAST_TWITTER_CONSUMER_KEY, _CONSUMER_SECRET, _ACCESS_TOKEN, _ACCESS_SECRET
-  tumblr    the same four; LORECAST_TUMBLR_BLOG and LORECAST_TUMBLR_TAGS when present
+  tumblr    the same four and LORECAST_TUMBLR_BLOG; LORECAST_TUMBLR_TAGS when present
   mastodon  LORECAST_MASTODON_INSTANCE, _ACCESS_TOKEN; LORECAST_MASTODON_VISIBILITY when present. Not the app's
             LORECAST_MASTODON_CLIENT_ID and _CLIENT_SECRET: `lorecast auth mastodon` needs them to get the token,
             posting does not, and a Secret holds no more than the pods need.
@@ -49,8 +49,9 @@ def _oauth1(platform: str) -> tuple[str, ...]:
 _OAUTH1_HINT = "`lorecast auth {}` prints the access token and secret"
 SECRET_KEYS = {
     "twitter": SecretKeys(_oauth1("twitter"), (), _OAUTH1_HINT.format("twitter")),
-    "tumblr": SecretKeys(_oauth1("tumblr"), ("LORECAST_TUMBLR_BLOG", "LORECAST_TUMBLR_TAGS"),
-                         _OAUTH1_HINT.format("tumblr")),
+    # The blog is required: `lorecast post tumblr` cannot run without it, and no CronJob sets it.
+    "tumblr": SecretKeys((*_oauth1("tumblr"), "LORECAST_TUMBLR_BLOG"), ("LORECAST_TUMBLR_TAGS",),
+                         _OAUTH1_HINT.format("tumblr") + "; LORECAST_TUMBLR_BLOG names the blog"),
     "mastodon": SecretKeys(("LORECAST_MASTODON_INSTANCE", "LORECAST_MASTODON_ACCESS_TOKEN"),
                            ("LORECAST_MASTODON_VISIBILITY",), "`lorecast auth mastodon` prints the access token"),
     "bluesky": SecretKeys(("LORECAST_BLUESKY_HANDLE", "LORECAST_BLUESKY_APP_PASSWORD"), ("LORECAST_BLUESKY_SERVICE",),

@@ -529,9 +529,11 @@ def _advice(error: sqlite3.DatabaseError) -> str:
     if "readonly" in message or "read-only" in message:
         return (f"the ledger cannot be written ({message}): give the poster's user write access to the file and "
                 "its directory, or mount the volume read-write")
-    recover = "move it aside, recover what SQLite can read with `sqlite3 OLD.db .recover | sqlite3 NEW.db`"
+    # A new, empty ledger would forget what was posted (and post it again): the advice keeps the old one.
+    recover = ("move it aside and put back your last copy of it, or save what SQLite can still read with "
+               "`sqlite3 OLD.db .recover > saved.sql`")
     if "malformed" in message:
-        return f"the ledger file is damaged ({message}): {recover}, and run again"
+        return f"the ledger file is damaged ({message}): {recover}"
     if "not a database" in message:
         return (f"not a readable lorecast ledger ({message}): is this the ledger's path? If the ledger is damaged, "
                 f"{recover}")

@@ -56,8 +56,8 @@ def secret_command(env_file: Path, platforms: tuple[str, ...], name: str | None,
     Each Secret's keys are the variable names the poster reads; the first ones are required, those after
     the semicolon go in when the file has them:
       twitter   LORECAST_TWITTER_CONSUMER_KEY, _CONSUMER_SECRET, _ACCESS_TOKEN, _ACCESS_SECRET
-      tumblr    LORECAST_TUMBLR_CONSUMER_KEY, _CONSUMER_SECRET, _ACCESS_TOKEN, _ACCESS_SECRET;
-                LORECAST_TUMBLR_BLOG, LORECAST_TUMBLR_TAGS
+      tumblr    LORECAST_TUMBLR_CONSUMER_KEY, _CONSUMER_SECRET, _ACCESS_TOKEN, _ACCESS_SECRET,
+                LORECAST_TUMBLR_BLOG; LORECAST_TUMBLR_TAGS
       mastodon  LORECAST_MASTODON_INSTANCE, _ACCESS_TOKEN; LORECAST_MASTODON_VISIBILITY
       bluesky   LORECAST_BLUESKY_HANDLE, _APP_PASSWORD; LORECAST_BLUESKY_SERVICE
 

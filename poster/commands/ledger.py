@@ -45,9 +45,10 @@ def ledger_group() -> None:
 @ledger_group.command("list")
 @ledger_option
 @click.option("--platform", default=None, metavar="NAME",
-              help="Only posts to this platform (twitter, tumblr, stdout).")
+              help="Only posts to this platform (twitter, tumblr, mastodon, bluesky, stdout).")
 @click.option("--state", type=click.Choice(STATES), default=None,
-              help="Only posts in this state: pending (being sent, or left by a crashed run), posted, failed.")
+              help="Only posts in this state: pending (being sent, or left by a crashed run), posted, failed, "
+                   "unknown (no run could find out whether it went out; `ledger settle` decides).")
 @click.option("--limit", type=click.IntRange(min=0), default=20, show_default=True,
               help="Show at most this many posts, the newest; 0 shows them all.")
 def list_command(ledger_path: str, platform: str | None, state: str | None, limit: int) -> None:

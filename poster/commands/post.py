@@ -142,7 +142,7 @@ def feedback_command(platform: str, days: float, ledger_path: str, monthly_cap_u
     \b
     X: likes, reposts, replies, quotes and impressions (GET /2/tweets, 100 posts a request, each billed);
     Tumblr: note counts; Mastodon: favourites, boosts, replies; Bluesky: likes, reposts, replies, quotes.
-    Exit codes as `lorecast post`.
+    Exit codes: 0 done, 1 error, 75 rate limited, 76 the spending budget would be passed.
     """
     from poster.ledger import Ledger
     from poster.run import feedback_run

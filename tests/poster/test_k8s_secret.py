@@ -28,8 +28,9 @@ TUMBLR = {
     "LORECAST_TUMBLR_CONSUMER_SECRET": "tb-consumer-secret-5e6f",
     "LORECAST_TUMBLR_ACCESS_TOKEN": "tb-access-token-7g8h",
     "LORECAST_TUMBLR_ACCESS_SECRET": "tb-access-secret-9i0j",
+    "LORECAST_TUMBLR_BLOG": "mybot.tumblr.com",  # required too: a Tumblr run cannot post without its blog
 }
-TUMBLR_SETTINGS = {"LORECAST_TUMBLR_BLOG": "mybot.tumblr.com", "LORECAST_TUMBLR_TAGS": "bot,lore"}
+TUMBLR_SETTINGS = {"LORECAST_TUMBLR_TAGS": "bot,lore"}
 MASTODON = {
     "LORECAST_MASTODON_INSTANCE": "https://mastodon.example",
     "LORECAST_MASTODON_ACCESS_TOKEN": "md-access-token-1k2l",
@@ -93,7 +94,7 @@ def test_one_platform_with_a_name_and_a_namespace(tmp_path: Path) -> None:
                              "--namespace", "bots"))
     assert secret["metadata"]["name"] == "bot-keys"
     assert secret["metadata"]["namespace"] == "bots"
-    assert secret["stringData"] == TUMBLR  # no blog or tags in the file: none in the Secret
+    assert secret["stringData"] == TUMBLR  # no tags in the file: none in the Secret
 
 
 def test_the_secrets_are_the_ones_the_cronjobs_of_k8s_load(tmp_path: Path) -> None:
