@@ -44,16 +44,15 @@ import hmac
 import json
 import re
 import secrets
-import sys
 import threading
 import time
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import regex
+from loopback_http import LoopbackServer, Reply, Request
 from platform_server.base import Window
 from platform_server.faults import DropAfterAccept, Fault, RateLimit, Slow, Status
 
@@ -79,22 +78,16 @@ class Record:
     counts: dict[str, int] = field(default_factory=lambda: dict.fromkeys(COUNTS, 0))
 
 
-@dataclass(frozen=True)
-class _Reply:
-    status: int
-    body: dict[str, Any]
-    headers: dict[str, str] = field(default_factory=dict)
-
-
 class _XrpcError(Exception):
     def __init__(self, status: int, name: str | None = None, message: str = "", headers: dict | None = None):
         super().__init__(message)
-        self.reply = _Reply(status, {"error": name or _ERROR_NAMES.get(status, "InvalidRequest"),
-                                     "message": message or _ERROR_NAMES.get(status, "Error")}, headers or {})
+        self.reply = Reply(status, {"error": name or _ERROR_NAMES.get(status, "InvalidRequest"),
+                                    "message": message or _ERROR_NAMES.get(status, "Error")}, headers=headers or {})
 
 
-class BlueskyServer:
+class BlueskyServer(LoopbackServer):
     def __init__(self, handle: str = "lorecastbot.test") -> None:
+        super().__init__("bluesky-server")
         self.handle = handle
         self.did = "did:plc:" + secrets.token_hex(12)
         self.password = secrets.token_hex(12)
@@ -111,16 +104,6 @@ class BlueskyServer:
         self._login_windows = (Window(30, 300), Window(300, 86400))
         self._faults: list[tuple[re.Pattern[str], Fault]] = []
         self._lock = threading.Lock()
-        self._stopping = threading.Event()
-        self._server = _Server(("127.0.0.1", 0), _Handler)
-        self._server.bluesky = self  # type: ignore[attr-defined]
-        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.02},
-                                        name="bluesky-server", daemon=True)
-
-    @property
-    def url(self) -> str:
-        host, port = self._server.server_address[:2]
-        return f"http://{host}:{port}"
 
     @property
     def appview_url(self) -> str:
@@ -152,18 +135,6 @@ class BlueskyServer:
             raise ValueError(f"Bluesky has no {type(fault).__name__} fault")
         with self._lock:
             self._faults.extend([(re.compile(path_regex), fault)] * times)
-
-    # --- lifecycle
-
-    def __enter__(self) -> BlueskyServer:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self._stopping.set()
-        self._server.shutdown()
-        self._server.server_close()
-        self._thread.join()
 
     # --- JWTs
 
@@ -209,18 +180,19 @@ class BlueskyServer:
 
     # --- answering
 
-    def _answer(self, method: str, target: str, headers: dict[str, str], body: bytes) -> tuple[_Reply | None, float]:
+    def _answer(self, request: Request) -> tuple[Reply | None, float]:
+        method, headers = request.method, request.headers
         with self._lock:
-            split = urlsplit(target)
+            split = urlsplit(request.target)
             self.requests.append((method, split.path, "authorization" in headers))
             query = parse_qs(split.query, keep_blank_values=True)
             try:
-                return self._route(method, split.path, query, headers, body)
+                return self._route(method, split.path, query, headers, request.body)
             except _XrpcError as error:
                 return error.reply, 0.0
 
     def _route(self, method: str, path: str, query: dict[str, list[str]], headers: dict[str, str],
-               body: bytes) -> tuple[_Reply | None, float]:
+               body: bytes) -> tuple[Reply | None, float]:
         public_appview = path.startswith("/appview/")
         nsid = path.removeprefix("/appview").removeprefix("/xrpc/")
         handler = _ROUTES.get((method, nsid))
@@ -269,7 +241,7 @@ class BlueskyServer:
 
     # --- endpoints
 
-    def _create_session(self, document: dict[str, Any], headers: dict[str, str]) -> _Reply:
+    def _create_session(self, document: dict[str, Any], headers: dict[str, str]) -> Reply:
         now = time.time()
         taken = [window.take(now) for window in self._login_windows]
         if not all(taken):
@@ -284,10 +256,10 @@ class BlueskyServer:
         self.logins += 1
         scope = "com.atproto.appPass" if password == self.app_password else "com.atproto.access"
         window = self._login_windows[0]
-        return _Reply(200, self._session(scope),
-                      _rate_headers(window.limit, window.remaining, window.resets_at, int(window.seconds)))
+        return Reply(200, self._session(scope),
+                     headers=_rate_headers(window.limit, window.remaining, window.resets_at, int(window.seconds)))
 
-    def _refresh_session(self, _document: None, headers: dict[str, str]) -> _Reply:
+    def _refresh_session(self, _document: None, headers: dict[str, str]) -> Reply:
         claims = self._claims(headers)
         if claims["scope"] != "com.atproto.refresh":
             raise _XrpcError(400, "InvalidToken", "Invalid token type")
@@ -295,9 +267,9 @@ class BlueskyServer:
             raise _XrpcError(400, "ExpiredToken", "Token has been revoked")
         self._live_refresh.discard(claims["jti"])
         self.refreshes += 1
-        return _Reply(200, self._session("com.atproto.appPass"))
+        return Reply(200, self._session("com.atproto.appPass"))
 
-    def _create_record(self, document: dict[str, Any], headers: dict[str, str]) -> _Reply:
+    def _create_record(self, document: dict[str, Any], headers: dict[str, str]) -> Reply:
         if document.get("repo") not in (self.did, self.handle):
             raise _XrpcError(400, "InvalidRequest", "Invalid repo")
         if document.get("collection") != COLLECTION:
@@ -314,24 +286,24 @@ class BlueskyServer:
         uri = f"at://{self.did}/{COLLECTION}/{rkey}"
         cid = "bafyrei" + hashlib.sha256(json.dumps(record, sort_keys=True).encode()).hexdigest()[:52]
         self._records.append(Record(rkey, uri, cid, text, facets, record["createdAt"], record))
-        return _Reply(200, {"uri": uri, "cid": cid, "validationStatus": "valid"})
+        return Reply(200, {"uri": uri, "cid": cid, "validationStatus": "valid"})
 
-    def _get_record(self, query: dict[str, list[str]], headers: dict[str, str]) -> _Reply:
+    def _get_record(self, query: dict[str, list[str]], headers: dict[str, str]) -> Reply:
         repo, collection, rkey = (_param(query, name) for name in ("repo", "collection", "rkey"))
         record = next((r for r in self._records if r.rkey == rkey), None)
         if repo not in (self.did, self.handle) or collection != COLLECTION or record is None:
             raise _XrpcError(400, "RecordNotFound",
                              f"Could not locate record: at://{repo}/{collection}/{rkey}")
-        return _Reply(200, {"uri": record.uri, "cid": record.cid, "value": record.value})
+        return Reply(200, {"uri": record.uri, "cid": record.cid, "value": record.value})
 
-    def _list_records(self, query: dict[str, list[str]], headers: dict[str, str]) -> _Reply:
+    def _list_records(self, query: dict[str, list[str]], headers: dict[str, str]) -> Reply:
         if _param(query, "repo") not in (self.did, self.handle):
             raise _XrpcError(400, "InvalidRequest", "Could not find repo")
         records = [{"uri": r.uri, "cid": r.cid, "value": r.value} for r in reversed(self._records)
                    if _param(query, "collection") == COLLECTION]
-        return _Reply(200, {"records": records})
+        return Reply(200, {"records": records})
 
-    def _get_posts(self, query: dict[str, list[str]], headers: dict[str, str]) -> _Reply:
+    def _get_posts(self, query: dict[str, list[str]], headers: dict[str, str]) -> Reply:
         uris = query.get("uris", [])
         if not uris:
             raise _XrpcError(400, "InvalidRequest", 'Params must have the property "uris"')
@@ -340,7 +312,7 @@ class BlueskyServer:
         views = [{"uri": r.uri, "cid": r.cid, "author": {"did": self.did, "handle": self.handle},
                   "record": r.value, **r.counts, "indexedAt": r.created_at}
                  for uri in dict.fromkeys(uris) for r in self._records if r.uri == uri]
-        return _Reply(200, {"posts": views})
+        return Reply(200, {"posts": views})
 
 
 _ROUTES = {
@@ -418,41 +390,3 @@ def _tid() -> str:
 def _b64(data: bytes) -> str:
     return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
 
-
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-
-    def handle_error(self, request: Any, client_address: Any) -> None:
-        if not isinstance(sys.exc_info()[1], ConnectionError):  # a client that gave up on a Slow answer
-            super().handle_error(request, client_address)
-
-
-class _Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-    timeout = 5
-
-    def do_GET(self) -> None:
-        self._serve()
-
-    def do_POST(self) -> None:
-        self._serve()
-
-    def _serve(self) -> None:
-        server: BlueskyServer = self.server.bluesky  # type: ignore[attr-defined]
-        body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
-        headers = {name.lower(): value for name, value in self.headers.items()}
-        reply, delay_s = server._answer(self.command, self.path, headers, body)
-        if reply is None or (delay_s and server._stopping.wait(delay_s)):
-            self.close_connection = True
-            return
-        payload = json.dumps(reply.body).encode("utf-8")
-        self.send_response(reply.status)
-        self.send_header("Content-Type", "application/json; charset=utf-8")
-        self.send_header("Content-Length", str(len(payload)))
-        for name, value in reply.headers.items():
-            self.send_header(name, value)
-        self.end_headers()
-        self.wfile.write(payload)
-
-    def log_message(self, format: str, *args: Any) -> None:
-        pass

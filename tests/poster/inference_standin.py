@@ -26,15 +26,14 @@ from __future__ import annotations
 
 import difflib
 import json
-import sys
 import threading
 from collections import deque
 from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import ValidationError
+from loopback_http import LoopbackServer, Reply, Request
 
 from serve_handler.request import ERROR_SCHEMA, REQUEST_SCHEMA, RESPONSE_SCHEMA
 
@@ -83,8 +82,11 @@ class Received:
         return json.loads(self.body)
 
 
-class StandIn:
+class StandIn(LoopbackServer):
+    methods = ("POST",)
+
     def __init__(self, key: str | None = "s3cr3tK3y") -> None:
+        super().__init__("inference-standin")
         self.key = key
         self.survivors: int | None = None  # at most this many texts per request; None: all n
         self.texts: list[str] | None = None  # the texts to answer with, best first; None: made from the seed
@@ -92,18 +94,6 @@ class StandIn:
         self.broken: list[ValidationError] = []  # answers of its own that broke the response schema
         self._faults: deque[Answer | Delay | Drop] = deque()
         self._lock = threading.Lock()
-        self._stopping = threading.Event()
-        self._server = _Server(("127.0.0.1", 0), _Handler)
-        self._server.standin = self  # type: ignore[attr-defined]
-        # A short poll interval: shutdown() waits up to one interval, and every test stops a server.
-        self._thread = threading.Thread(
-            target=self._server.serve_forever, kwargs={"poll_interval": 0.02}, name="inference-standin", daemon=True
-        )
-
-    @property
-    def url(self) -> str:
-        host, port = self._server.server_address[:2]
-        return f"http://{host}:{port}"
 
     @property
     def endpoint(self) -> str:
@@ -113,17 +103,22 @@ class StandIn:
         with self._lock:
             self._faults.extend([fault] * times)
 
-    def __enter__(self) -> StandIn:
-        self._thread.start()
-        return self
-
     def __exit__(self, *exc_info: object) -> None:
-        self._stopping.set()  # wakes a Delay that is still waiting
-        self._server.shutdown()
-        self._server.server_close()
-        self._thread.join()
+        super().__exit__(*exc_info)  # stops the server, waking a Delay that is still waiting
         if self.broken and exc_info[0] is None:
             raise AssertionError(f"the stand-in made an answer the real handler could not send: {self.broken[0]}")
+
+    def _answer(self, request: Request) -> tuple[Reply | None, float]:
+        """The answer to send (None: close the connection) and how late: the request's own, or a fault's."""
+        self._record(Received(request.client_port, request.target, request.headers, request.body))
+        answer = self._respond(request.target, request.headers, request.body)
+        fault = self._next_fault() if self._authorized(request.headers) else None
+        if isinstance(fault, Drop):
+            return None, 0.0
+        if isinstance(fault, Answer):
+            answer = fault
+        delay_s = fault.seconds if isinstance(fault, Delay) else 0.0
+        return Reply(answer.status, answer.body, "application/json"), delay_s
 
     def _next_fault(self) -> Answer | Delay | Drop | None:
         with self._lock:
@@ -207,44 +202,3 @@ def _problem(request: Any) -> str | None:
         return "seed and prompt cannot both be given"
     return None
 
-
-class _Server(ThreadingHTTPServer):
-    def handle_error(self, request: Any, client_address: Any) -> None:
-        # A client that gave up waiting (a Delay past its timeout) is expected here, not an error.
-        if not isinstance(sys.exc_info()[1], ConnectionError):
-            super().handle_error(request, client_address)
-
-
-class _Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"  # keep-alive, as TorchServe
-    timeout = 5  # an idle kept-alive connection ends its thread
-
-    def do_POST(self) -> None:
-        standin: StandIn = self.server.standin  # type: ignore[attr-defined]
-        body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
-        headers = {name.lower(): value for name, value in self.headers.items()}
-        standin._record(Received(self.client_address[1], self.path, headers, body))
-        answer = standin._respond(self.path, headers, body)
-        fault = standin._next_fault() if standin._authorized(headers) else None
-        if isinstance(fault, Drop):
-            self.close_connection = True
-            return
-        if isinstance(fault, Delay):
-            if standin._stopping.wait(fault.seconds):
-                self.close_connection = True
-                return
-        elif isinstance(fault, Answer):
-            answer = fault
-        self._send(answer)
-
-    def _send(self, answer: Answer) -> None:
-        text = answer.body if isinstance(answer.body, str) else json.dumps(answer.body)
-        payload = text.encode("utf-8")
-        self.send_response(answer.status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(payload)))
-        self.end_headers()
-        self.wfile.write(payload)
-
-    def log_message(self, format: str, *args: Any) -> None:  # keep test output clean
-        pass

@@ -69,16 +69,15 @@ import html
 import json
 import re
 import secrets
-import sys
 import threading
 import time
 import unicodedata
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, NamedTuple
 from urllib.parse import parse_qs, urlencode, urlsplit
 
+from loopback_http import LoopbackServer, Reply, Request
 from platform_server.faults import DropAfterAccept, Fault, RateLimit, Slow, Status
 
 OOB = "urn:ietf:wg:oauth:2.0:oob"
@@ -141,14 +140,6 @@ class _Code:
     used: bool = False
 
 
-@dataclass
-class _Reply:
-    status: int
-    body: Any  # a str is sent as is, with content_type; anything else as JSON
-    content_type: str = "application/json; charset=utf-8"
-    headers: dict[str, str] = field(default_factory=dict)
-
-
 class _Window:
     """An aligned rate-limit window, as Mastodon's: it resets at the next multiple of `period` seconds."""
 
@@ -163,8 +154,9 @@ class _Window:
         return self.used <= limit, max(0, limit - self.used), start + period
 
 
-class MastodonServer:
+class MastodonServer(LoopbackServer):
     def __init__(self, acct: str = "lorebot") -> None:
+        super().__init__("mastodon-server")
         self.acct = acct
         self.account_id = "109372843859201234"
         self.max_characters: int | None = 500
@@ -182,18 +174,7 @@ class MastodonServer:
         self._clock_offset = 0.0
         self._sequence = 0
         self._lock = threading.Lock()
-        self._stopping = threading.Event()
         self.access_token = self.issue_token("read write:statuses")
-        self._server = _Server(("127.0.0.1", 0), _Handler)
-        self._server.mastodon = self  # type: ignore[attr-defined]
-        # A short poll interval: shutdown() waits up to one interval, and every test stops a server.
-        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.02},
-                                        name="mastodon-server", daemon=True)
-
-    @property
-    def url(self) -> str:
-        host, port = self._server.server_address[:2]
-        return f"http://{host}:{port}"
 
     # --- test controls
 
@@ -240,22 +221,11 @@ class MastodonServer:
     def now(self) -> float:
         return time.time() + self._clock_offset
 
-    # --- lifecycle
-
-    def __enter__(self) -> MastodonServer:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self._stopping.set()  # wakes a Slow answer that is still waiting
-        self._server.shutdown()
-        self._server.server_close()
-        self._thread.join()
-
     # --- answering
 
-    def _answer(self, method: str, target: str, headers: dict[str, str], body: bytes) -> tuple[_Reply | None, float]:
+    def _answer(self, request: Request) -> tuple[Reply | None, float]:
         """The reply (None: drop the connection) and how long to hold it back."""
+        method, target, headers, body = request.method, request.target, request.headers, request.body
         with self._lock:
             split = urlsplit(target)
             path, query = split.path, parse_qs(split.query, keep_blank_values=True)
@@ -263,7 +233,7 @@ class MastodonServer:
             handler, token_rule, scopes, args = _route(method, path)
             if handler is None:
                 self.requests.append(Logged(method, path, False))
-                return _Reply(404, {"error": "Record not found"}), 0.0
+                return Reply(404, {"error": "Record not found"}), 0.0
             token, refusal = self._authenticate(headers, token_rule, scopes)
             self.requests.append(Logged(method, path, token is not None))
             api = path.startswith("/api/")
@@ -271,18 +241,18 @@ class MastodonServer:
             if api:
                 within, rate_headers = self._count(method, path, token, headers)
                 if not within:  # Rack::Attack answers before any controller looks at the token
-                    return _Reply(429, {"error": "Too many requests"}, headers=rate_headers), 0.0
+                    return Reply(429, {"error": "Too many requests"}, headers=rate_headers), 0.0
             if refusal is not None:
                 refusal.headers.update(rate_headers)
                 return refusal, 0.0
             fault = self._take_fault(path)
             if isinstance(fault, RateLimit):
                 reset = _iso(self.now() + fault.reset_in_s)
-                return _Reply(429, {"error": "Too many requests"}, headers={
+                return Reply(429, {"error": "Too many requests"}, headers={
                     "X-RateLimit-Limit": str(self.rate_limit), "X-RateLimit-Remaining": "0",
                     "X-RateLimit-Reset": reset}), 0.0
             if isinstance(fault, Status):
-                reply = _Reply(fault.status, {"error": f"injected HTTP {fault.status}"})
+                reply = Reply(fault.status, {"error": f"injected HTTP {fault.status}"})
             else:
                 reply = handler(self, params, headers, token, *args)
             reply.headers.update(rate_headers)
@@ -291,7 +261,7 @@ class MastodonServer:
             return reply, fault.seconds if isinstance(fault, Slow) else 0.0
 
     def _authenticate(self, headers: dict[str, str], rule: str,
-                      scopes: tuple[str, ...]) -> tuple[_Token | None, _Reply | None]:
+                      scopes: tuple[str, ...]) -> tuple[_Token | None, Reply | None]:
         """The request's token (None when it has none, or its token is not looked at) and, when the request is
         refused for it, the refusal: Doorkeeper's checks as Mastodon's controllers make them."""
         if rule == "ignored":
@@ -299,16 +269,16 @@ class MastodonServer:
         authorization = headers.get("authorization", "")
         given = authorization[7:].strip() if authorization.lower().startswith("bearer ") else ""
         if not given:
-            return None, (_Reply(401, {"error": "The access token is invalid"}) if rule == "user" else None)
+            return None, (Reply(401, {"error": "The access token is invalid"}) if rule == "user" else None)
         token = self._tokens.get(given)
         if token is None:
-            return None, _Reply(401, {"error": "The access token is invalid"})
+            return None, Reply(401, {"error": "The access token is invalid"})
         if token.revoked:
-            return None, _Reply(401, {"error": "The access token was revoked"})
+            return None, Reply(401, {"error": "The access token was revoked"})
         if not _covers(token.scopes, scopes):
-            return token, _Reply(403, {"error": "This action is outside the authorized scopes"})
+            return token, Reply(403, {"error": "This action is outside the authorized scopes"})
         if rule == "user" and not token.user:
-            return token, _Reply(422, {"error": "This method requires an authenticated user"})
+            return token, Reply(422, {"error": "This method requires an authenticated user"})
         return token, None
 
     def _count(self, method: str, path: str, token: _Token | None,
@@ -363,47 +333,47 @@ class MastodonServer:
     def _limits(self) -> int:
         return self.max_characters if self.max_characters is not None else 500
 
-    def instance_v1(self, params: dict[str, Any], headers: dict[str, str], token: _Token | None) -> _Reply:
+    def instance_v1(self, params: dict[str, Any], headers: dict[str, str], token: _Token | None) -> Reply:
         return self.instance(params, headers, token, version="v1")
 
     def instance(self, params: dict[str, Any], headers: dict[str, str], token: _Token | None,
-                 version: str = "v2") -> _Reply:
+                 version: str = "v2") -> Reply:
         statuses: dict[str, Any] = {"max_media_attachments": 4}
         if self.max_characters is not None:
             statuses.update(max_characters=self.max_characters, characters_reserved_per_url=URL_CHARACTERS)
         host = urlsplit(self.url).netloc
         document = {"domain" if version == "v2" else "uri": host, "title": "Lorecast test instance",
                     "version": "4.3.0", "configuration": {"statuses": statuses}}
-        return _Reply(200, document)
+        return Reply(200, document)
 
-    def verify_credentials(self, params: dict[str, Any], headers: dict[str, str], token: _Token | None) -> _Reply:
-        return _Reply(200, {**self._account_json(), "source": {"privacy": "unlisted", "note": ""}})
+    def verify_credentials(self, params: dict[str, Any], headers: dict[str, str], token: _Token | None) -> Reply:
+        return Reply(200, {**self._account_json(), "source": {"privacy": "unlisted", "note": ""}})
 
-    def create_status(self, params: dict[str, Any], headers: dict[str, str], token: _Token | None) -> _Reply:
+    def create_status(self, params: dict[str, Any], headers: dict[str, str], token: _Token | None) -> Reply:
         key = headers.get("idempotency-key")
         now = self.now()
         if key:
             earlier = self._idempotency.get(key)
             if earlier is not None and now - earlier[1] < IDEMPOTENCY_S:
-                return _Reply(200, self._status_json(self._status(earlier[0])))
+                return Reply(200, self._status_json(self._status(earlier[0])))
         text = _one(params, "status") or ""
         visibility = _one(params, "visibility") or "public"
         if not text.strip():
-            return _Reply(422, {"error": "Validation failed: Text can't be blank"})
+            return Reply(422, {"error": "Validation failed: Text can't be blank"})
         if visibility not in ("public", "unlisted", "private", "direct"):
-            return _Reply(422, {"error": "Validation failed: Visibility is not included in the list"})
+            return Reply(422, {"error": "Validation failed: Visibility is not included in the list"})
         if counted_length(text) > self._limits():
-            return _Reply(422, {"error": f"Validation failed: Text character limit of {self._limits()} exceeded"})
+            return Reply(422, {"error": f"Validation failed: Text character limit of {self._limits()} exceeded"})
         status = Posted(self._new_id(), text, visibility, key or None, now)
         self._statuses.append(status)
         if key:
             self._idempotency[key] = (status.id, now)
-        return _Reply(200, self._status_json(status))
+        return Reply(200, self._status_json(status))
 
     def account_statuses(self, params: dict[str, Any], headers: dict[str, str], token: _Token | None,
-                         account_id: str) -> _Reply:
+                         account_id: str) -> Reply:
         if account_id != self.account_id:
-            return _Reply(404, {"error": "Record not found"})
+            return Reply(404, {"error": "Record not found"})
         try:
             limit = min(max(int(_one(params, "limit") or 20), 1), 40)
         except ValueError:
@@ -418,7 +388,7 @@ class MastodonServer:
         if page is None:
             page = sorted(chosen, key=lambda s: int(s.id), reverse=True)[:limit]
         page.sort(key=lambda s: int(s.id), reverse=True)
-        reply = _Reply(200, [self._status_json(status) for status in page])
+        reply = Reply(200, [self._status_json(status) for status in page])
         if page:
             base = f"{self.url}/api/v1/accounts/{account_id}/statuses"
             reply.headers["Link"] = (f'<{base}?{urlencode({"limit": limit, "max_id": page[-1].id})}>; rel="next", '
@@ -426,40 +396,40 @@ class MastodonServer:
         return reply
 
     def show_status(self, params: dict[str, Any], headers: dict[str, str], token: _Token | None,
-                    status_id: str) -> _Reply:
+                    status_id: str) -> Reply:
         try:
-            return _Reply(200, self._status_json(self._status(status_id)))
+            return Reply(200, self._status_json(self._status(status_id)))
         except KeyError:
-            return _Reply(404, {"error": "Record not found"})
+            return Reply(404, {"error": "Record not found"})
 
-    def statuses(self, params: dict[str, Any], headers: dict[str, str], token: _Token | None) -> _Reply:
+    def statuses(self, params: dict[str, Any], headers: dict[str, str], token: _Token | None) -> Reply:
         if not self.multi_get:
-            return _Reply(404, {"error": "Record not found"})  # before Mastodon 4.3 there is no such route
+            return Reply(404, {"error": "Record not found"})  # before Mastodon 4.3 there is no such route
         ids = list(dict.fromkeys(params.get("id[]", []) + params.get("id", [])))
         if len(ids) > MULTI_GET_LIMIT:
-            return _Reply(422, {"error": "Validation failed"})
+            return Reply(422, {"error": "Validation failed"})
         found = [self._status_json(status) for status in self._statuses if status.id in ids]
-        return _Reply(200, found)
+        return Reply(200, found)
 
-    def create_app(self, params: dict[str, Any], headers: dict[str, str], token: _Token | None) -> _Reply:
+    def create_app(self, params: dict[str, Any], headers: dict[str, str], token: _Token | None) -> Reply:
         name = _one(params, "client_name")
         uris = [uri for value in params.get("redirect_uris", []) for uri in str(value).split()]
         scopes = (_one(params, "scopes") or "read").split()
         if not name:
-            return _Reply(422, {"error": "Validation failed: Application name can't be blank"})
+            return Reply(422, {"error": "Validation failed: Application name can't be blank"})
         if not uris:
-            return _Reply(422, {"error": "Validation failed: Redirect URI can't be blank"})
+            return Reply(422, {"error": "Validation failed: Redirect URI can't be blank"})
         if any(uri != OOB and not re.match(r"[a-z][a-z0-9+.-]*://\S+$", uri) for uri in uris):
-            return _Reply(422, {"error": "Validation failed: Redirect URI must be an absolute URI."})
+            return Reply(422, {"error": "Validation failed: Redirect URI must be an absolute URI."})
         if not set(scopes) <= KNOWN_SCOPES:
-            return _Reply(422, {"error": "Validation failed: Scopes must be chosen from the list"})
+            return Reply(422, {"error": "Validation failed: Scopes must be chosen from the list"})
         app = _App(name, secrets.token_urlsafe(32), secrets.token_urlsafe(32), uris, scopes, _one(params, "website"))
         self._apps[app.client_id] = app
-        return _Reply(200, {"id": str(len(self._apps)), "name": name, "website": app.website, "scopes": scopes,
-                            "redirect_uri": "\n".join(uris), "redirect_uris": uris, "client_id": app.client_id,
-                            "client_secret": app.client_secret, "client_secret_expires_at": 0})
+        return Reply(200, {"id": str(len(self._apps)), "name": name, "website": app.website, "scopes": scopes,
+                           "redirect_uri": "\n".join(uris), "redirect_uris": uris, "client_id": app.client_id,
+                           "client_secret": app.client_secret, "client_secret_expires_at": 0})
 
-    def authorize(self, params: dict[str, Any], headers: dict[str, str], token: _Token | None) -> _Reply:
+    def authorize(self, params: dict[str, Any], headers: dict[str, str], token: _Token | None) -> Reply:
         app = self._apps.get(_one(params, "client_id") or "")
         redirect_uri = _one(params, "redirect_uri") or ""
         scopes = frozenset((_one(params, "scope") or "read").split())
@@ -476,63 +446,63 @@ class MastodonServer:
         code = secrets.token_urlsafe(32)
         self._codes[code] = _Code(app.client_id, redirect_uri, scopes, self.now())
         if redirect_uri == OOB:
-            return _Reply(302, "", "text/html", {"Location": f"{self.url}/oauth/authorize/native?"
-                                                             f"{urlencode({'code': code})}"})
+            return Reply(302, "", "text/html", {"Location": f"{self.url}/oauth/authorize/native?"
+                                                            f"{urlencode({'code': code})}"})
         query = {"code": code, **({"state": _one(params, "state")} if _one(params, "state") else {})}
         separator = "&" if "?" in redirect_uri else "?"
-        return _Reply(302, "", "text/html", {"Location": f"{redirect_uri}{separator}{urlencode(query)}"})
+        return Reply(302, "", "text/html", {"Location": f"{redirect_uri}{separator}{urlencode(query)}"})
 
-    def native_code_page(self, params: dict[str, Any], headers: dict[str, str], token: _Token | None) -> _Reply:
+    def native_code_page(self, params: dict[str, Any], headers: dict[str, str], token: _Token | None) -> Reply:
         code = html.escape(_one(params, "code") or "")
-        return _Reply(200, "<!DOCTYPE html><html><body><h1>Authorization required</h1>"
-                           "<p>Copy this authorization code and paste it to the application.</p>"
-                           f'<input class="oauth-code" readonly type="text" value="{code}"></body></html>',
-                      "text/html; charset=utf-8")
+        return Reply(200, "<!DOCTYPE html><html><body><h1>Authorization required</h1>"
+                          "<p>Copy this authorization code and paste it to the application.</p>"
+                          f'<input class="oauth-code" readonly type="text" value="{code}"></body></html>',
+                     "text/html; charset=utf-8")
 
-    def token(self, params: dict[str, Any], headers: dict[str, str], token: _Token | None) -> _Reply:
+    def token(self, params: dict[str, Any], headers: dict[str, str], token: _Token | None) -> Reply:
         app = self._apps.get(_one(params, "client_id") or "")
         if app is None or not secrets.compare_digest(app.client_secret, _one(params, "client_secret") or ""):
-            return _Reply(401, {"error": "invalid_client",
-                                "error_description": "Client authentication failed due to unknown client, no "
-                                                     "client authentication included, or unsupported "
-                                                     "authentication method."})
+            return Reply(401, {"error": "invalid_client",
+                               "error_description": "Client authentication failed due to unknown client, no "
+                                                    "client authentication included, or unsupported "
+                                                    "authentication method."})
         grant = _one(params, "grant_type")
         if grant == "client_credentials":
             scopes = frozenset((_one(params, "scope") or "read").split())
             if not scopes <= set(app.scopes):
-                return _Reply(400, {"error": "invalid_scope",
-                                    "error_description": "The requested scope is invalid, unknown, or malformed."})
+                return Reply(400, {"error": "invalid_scope",
+                                   "error_description": "The requested scope is invalid, unknown, or malformed."})
             return self._issue(_Token(scopes, False, app.client_id, int(self.now())))
         if grant != "authorization_code":
-            return _Reply(400, {"error": "unsupported_grant_type",
-                                "error_description": "The authorization grant type is not supported by the "
-                                                     "authorization server."})
+            return Reply(400, {"error": "unsupported_grant_type",
+                               "error_description": "The authorization grant type is not supported by the "
+                                                    "authorization server."})
         code = self._codes.get(_one(params, "code") or "")
         if (code is None or code.used or code.client_id != app.client_id
                 or code.redirect_uri != _one(params, "redirect_uri")
                 or self.now() - code.issued_at > CODE_LIFETIME_S):
-            return _Reply(400, {"error": "invalid_grant",
-                                "error_description": "The provided authorization grant is invalid, expired, "
-                                                     "revoked, does not match the redirection URI used in the "
-                                                     "authorization request, or was issued to another client."})
+            return Reply(400, {"error": "invalid_grant",
+                               "error_description": "The provided authorization grant is invalid, expired, "
+                                                    "revoked, does not match the redirection URI used in the "
+                                                    "authorization request, or was issued to another client."})
         code.used = True
         return self._issue(_Token(code.scopes, True, app.client_id, int(self.now())))
 
-    def _issue(self, token: _Token) -> _Reply:
+    def _issue(self, token: _Token) -> Reply:
         value = secrets.token_urlsafe(32)
         self._tokens[value] = token
-        return _Reply(200, {"access_token": value, "token_type": "Bearer", "scope": " ".join(sorted(token.scopes)),
-                            "created_at": token.created_at})
+        return Reply(200, {"access_token": value, "token_type": "Bearer", "scope": " ".join(sorted(token.scopes)),
+                           "created_at": token.created_at})
 
-    def revoke_token(self, params: dict[str, Any], headers: dict[str, str], token: _Token | None) -> _Reply:
+    def revoke_token(self, params: dict[str, Any], headers: dict[str, str], token: _Token | None) -> Reply:
         app = self._apps.get(_one(params, "client_id") or "")
         if app is None or app.client_secret != _one(params, "client_secret"):
-            return _Reply(403, {"error": "unauthorized_client",
-                                "error_description": "You are not authorized to revoke this token"})
+            return Reply(403, {"error": "unauthorized_client",
+                               "error_description": "You are not authorized to revoke this token"})
         revoked = self._tokens.get(_one(params, "token") or "")
         if revoked is not None and revoked.client_id == app.client_id:
             revoked.revoked = True
-        return _Reply(200, {})
+        return Reply(200, {})
 
 
 # (method, path pattern, handler, token, scopes): `token` is "ignored" (public, a token given is not looked at),
@@ -684,47 +654,7 @@ def _one(params: dict[str, list[str]], name: str) -> str | None:
     return values[0] if values else None
 
 
-def _page(status: int, error: str, description: str) -> _Reply:
-    return _Reply(status, f"<!DOCTYPE html><html><body><h1>{error}</h1><p>{html.escape(description)}</p>"
-                          "</body></html>", "text/html; charset=utf-8")
+def _page(status: int, error: str, description: str) -> Reply:
+    return Reply(status, f"<!DOCTYPE html><html><body><h1>{error}</h1><p>{html.escape(description)}</p>"
+                         "</body></html>", "text/html; charset=utf-8")
 
-
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-
-    def handle_error(self, request: Any, client_address: Any) -> None:
-        # A client that gave up waiting (a Slow answer past its timeout) is expected here, not an error.
-        if not isinstance(sys.exc_info()[1], ConnectionError):
-            super().handle_error(request, client_address)
-
-
-class _Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"  # keep-alive, as the real instance
-    timeout = 5  # an idle kept-alive connection ends its thread
-
-    def do_GET(self) -> None:
-        self._serve()
-
-    def do_POST(self) -> None:
-        self._serve()
-
-    def _serve(self) -> None:
-        server: MastodonServer = self.server.mastodon  # type: ignore[attr-defined]
-        body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
-        headers = {name.lower(): value for name, value in self.headers.items()}
-        reply, delay_s = server._answer(self.command, self.path, headers, body)
-        if reply is None or (delay_s and server._stopping.wait(delay_s)):
-            self.close_connection = True
-            return
-        text = reply.body if isinstance(reply.body, str) else json.dumps(reply.body)
-        payload = text.encode("utf-8")
-        self.send_response(reply.status)
-        self.send_header("Content-Type", reply.content_type)
-        self.send_header("Content-Length", str(len(payload)))
-        for name, value in reply.headers.items():
-            self.send_header(name, value)
-        self.end_headers()
-        self.wfile.write(payload)
-
-    def log_message(self, format: str, *args: Any) -> None:  # keep test output clean
-        pass

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 from urllib.parse import parse_qsl, urlencode
 
+from loopback_http import Reply
 from oauthlib.oauth1 import AccessTokenEndpoint, RequestTokenEndpoint, ResourceEndpoint
 
 from poster.credentials import OAuth1Credentials
@@ -28,14 +29,6 @@ class Post:
     tags: list[str] = field(default_factory=list)
     content: list[dict[str, Any]] = field(default_factory=list)  # Tumblr: the NPF blocks as sent
     counts: dict[str, int] = field(default_factory=dict)
-
-
-@dataclass(frozen=True)
-class Reply:
-    status: int
-    body: Any  # a str is sent as is (with content_type), anything else as JSON
-    content_type: str = "application/json; charset=utf-8"
-    headers: dict[str, str] = field(default_factory=dict)
 
 
 class Window:

@@ -1,18 +1,16 @@
-"""The test platform's HTTP server: one ThreadingHTTPServer on a free loopback port that routes /x/... to the X
-platform and /tumblr/... to the Tumblr one, verifies every signature (oauth1.py), applies the injected faults
-(faults.py) and rate limits, and keeps the log of requests. See the package docstring for its API."""
+"""The test platform's HTTP server: one loopback server (tests/loopback_http.py) on a free port that routes /x/...
+to the X platform and /tumblr/... to the Tumblr one, verifies every signature (oauth1.py), applies the injected
+faults (faults.py) and rate limits, and keeps the log of requests. See the package docstring for its API."""
 
 from __future__ import annotations
 
-import json
 import re
-import sys
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any, NamedTuple
+from typing import NamedTuple
 from urllib.parse import parse_qs, urlsplit
+
+from loopback_http import LoopbackServer, Request
 
 from poster.credentials import OAuth1Credentials
 
@@ -34,15 +32,14 @@ _NAMES = {"twitter": "twitter", "x": "twitter", "tumblr": "tumblr"}
 _TOKEN_ENDPOINTS = frozenset({"POST /oauth/request_token", "POST /oauth/access_token"})
 
 
-@dataclass
-class _Outcome:
-    reply: Reply | None  # None: drop the connection without an answer
-    delay_s: float = 0.0
-    later: Callable[[], Reply] | None = None  # handle the request only after delay_s (LateAccept)
+# What _answer gives the loopback server: the reply (None: drop the connection without an answer; a callable:
+# handle the request only after the delay, for LateAccept) and how long to hold it back.
+_Outcome = tuple[Reply | Callable[[], Reply] | None, float]
 
 
-class PlatformServer:
+class PlatformServer(LoopbackServer):
     def __init__(self) -> None:
+        super().__init__("platform-server")
         self.twitter_user = TwitterUser(id="1500000000000000042", name="Lorecast Test", username="lorecast_test")
         self.tumblr_blog = "lorecast-test"
         self._platforms: dict[str, Platform] = {
@@ -51,20 +48,8 @@ class PlatformServer:
         self.requests: list[Logged] = []
         self._faults: list[tuple[str, re.Pattern[str], Fault]] = []
         self._lock = threading.Lock()
-        self._stopping = threading.Event()
-        self._server = _Server(("127.0.0.1", 0), _Handler)
-        self._server.platform_server = self  # type: ignore[attr-defined]
-        # A short poll interval: shutdown() waits up to one interval, and every test stops a server.
-        self._thread = threading.Thread(
-            target=self._server.serve_forever, kwargs={"poll_interval": 0.02}, name="platform-server", daemon=True
-        )
 
-    # --- addresses and keys
-
-    @property
-    def url(self) -> str:
-        host, port = self._server.server_address[:2]
-        return f"http://{host}:{port}"
+    # --- addresses and keys (`url` is the loopback server's)
 
     @property
     def twitter_api_url(self) -> str:
@@ -164,18 +149,6 @@ class PlatformServer:
             raise ValueError(f"unknown platform {name!r}; use twitter (or x) or tumblr")
         return self._platforms[_NAMES[name]]
 
-    # --- lifecycle
-
-    def __enter__(self) -> PlatformServer:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self._stopping.set()  # wakes a Slow answer that is still waiting
-        self._server.shutdown()
-        self._server.server_close()
-        self._thread.join()
-
     # --- answering
 
     def _take_fault(self, platform: str, path: str) -> Fault | None:
@@ -185,23 +158,27 @@ class PlatformServer:
                 return fault
         return None
 
-    def _answer(self, method: str, target: str, headers: dict[str, str], body: bytes) -> _Outcome:
+    def _answer(self, request: Request) -> _Outcome:
         with self._lock:
-            return self._answer_locked(method, target, headers, body)
+            return self._answer_locked(request.method, request.target, request.headers, request.body)
+
+    def _locked(self, run: Callable[[], Reply]) -> Reply:
+        with self._lock:
+            return run()
 
     def _answer_locked(self, method: str, target: str, headers: dict[str, str], body: bytes) -> _Outcome:
         split = urlsplit(target)
         prefix, _, rest = split.path.lstrip("/").partition("/")
         if prefix not in _PREFIXES:
             self.requests.append(Logged(method, split.path, False))
-            return _Outcome(Reply(404, {"error": f"no platform under /{prefix}; use /x or /tumblr"}))
+            return Reply(404, {"error": f"no platform under /{prefix}; use /x or /tumblr"}), 0.0
         platform, path = self._platforms[_PREFIXES[prefix]], "/" + rest
         query = parse_qs(split.query, keep_blank_values=True)
         route = platform.route(method, path)
         uri = f"http://{headers.get('host', '')}{target}"
         if route is None or route.endpoint == "GET /oauth/authorize":
             self.requests.append(Logged(method, split.path, False))
-            return _Outcome(platform.authorize(uri, query) if route else platform.error(404))
+            return (platform.authorize(uri, query) if route else platform.error(404)), 0.0
 
         text_body = body.decode("utf-8", errors="replace")
         if route.endpoint in _TOKEN_ENDPOINTS:
@@ -213,14 +190,14 @@ class PlatformServer:
             run = lambda: platform.handle(route, query, body, headers)  # noqa: E731
         self.requests.append(Logged(method, split.path, signed_ok))
         if not signed_ok:
-            return _Outcome(platform.unauthorized())
+            return platform.unauthorized(), 0.0
 
         fault = self._take_fault(platform.name, path)
         within, rate_headers = platform.count_request(route.endpoint, rate_key)
         if isinstance(fault, RateLimit):
-            return _Outcome(platform.rate_limited(route.endpoint, rate_key, fault.reset_in_s))
+            return platform.rate_limited(route.endpoint, rate_key, fault.reset_in_s), 0.0
         if isinstance(fault, LateAccept) and within:
-            return _Outcome(None, fault.seconds, later=run)
+            return lambda: self._locked(run), fault.seconds
         if isinstance(fault, Status):
             reply = platform.error(fault.status)
         elif isinstance(fault, Duplicate):
@@ -231,57 +208,6 @@ class PlatformServer:
             reply = run()
         reply = Reply(reply.status, reply.body, reply.content_type, {**reply.headers, **rate_headers})
         if isinstance(fault, DropAfterAccept):
-            return _Outcome(None)
-        return _Outcome(reply, fault.seconds if isinstance(fault, Slow) else 0.0)
+            return None, 0.0
+        return reply, fault.seconds if isinstance(fault, Slow) else 0.0
 
-
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-
-    def handle_error(self, request: Any, client_address: Any) -> None:
-        # A client that gave up waiting (a Slow answer past its timeout) is expected here, not an error.
-        if not isinstance(sys.exc_info()[1], ConnectionError):
-            super().handle_error(request, client_address)
-
-
-class _Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"  # keep-alive, as the real APIs
-    timeout = 5  # an idle kept-alive connection ends its thread
-
-    def do_GET(self) -> None:
-        self._serve()
-
-    def do_POST(self) -> None:
-        self._serve()
-
-    def _serve(self) -> None:
-        server: PlatformServer = self.server.platform_server  # type: ignore[attr-defined]
-        body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
-        headers = {name.lower(): value for name, value in self.headers.items()}
-        outcome = server._answer(self.command, self.path, headers, body)
-        if outcome.delay_s and server._stopping.wait(outcome.delay_s):
-            self.close_connection = True
-            return
-        if outcome.later is not None:
-            with server._lock:
-                reply = outcome.later()
-            self._send(reply)  # most likely to a client that gave up: _Server.handle_error expects that
-            return
-        if outcome.reply is None:
-            self.close_connection = True
-            return
-        self._send(outcome.reply)
-
-    def _send(self, reply: Reply) -> None:
-        text = reply.body if isinstance(reply.body, str) else json.dumps(reply.body)
-        payload = text.encode("utf-8")
-        self.send_response(reply.status)
-        self.send_header("Content-Type", reply.content_type)
-        self.send_header("Content-Length", str(len(payload)))
-        for name, value in reply.headers.items():
-            self.send_header(name, value)
-        self.end_headers()
-        self.wfile.write(payload)
-
-    def log_message(self, format: str, *args: Any) -> None:  # keep test output clean
-        pass
