@@ -4,7 +4,8 @@ but PATH and its own temp dir), started the first time a test asks for it. The `
 through tests/cli_harness.py.
 
 The slow mark, and the everyday run `pytest -m "not slow"` (about a minute on 2 CPU cores; `make test` runs all):
-a test is `slow` when it trains a model or starts TorchServe. Two rules give it the mark:
+a test is `slow` when it trains a model or starts TorchServe; the tests against the real Bluesky PDS and the
+posters' fault matrix carry it too (their modules' `pytestmark`). Two rules give it the mark:
 - a test that asks for one of SLOW_FIXTURES, directly or through another fixture (pytest's fixture closure,
   so a module's own fixture built on `trained` counts too), is marked here in pytest_collection_modifyitems.
   These are `trained` (one training run), `model_store` (a .mar of it; tests/ops/test_local_server.py
