@@ -182,13 +182,18 @@ def wait_for(condition, timeout=20.0):
         time.sleep(0.05)
 
 
-def test_a_run_killed_between_sending_and_recording_posts_nothing_twice(env, platform_server):
-    # The platform takes the post at once but answers only after 30 s: the run is killed while it waits.
+def kill_while_sending(env, platform_server):
+    """A run killed (SIGKILL) between sending and recording: X takes the post at once but answers only after 30 s,
+    and the run dies while it waits."""
     platform_server.inject("twitter", "^/2/tweets$", Slow(30))
     run = start_poster(env, "twitter")
     wait_for(lambda: platform_server.posts("twitter"))
     os.kill(run.pid, signal.SIGKILL)
     run.wait()
+
+
+def test_a_run_killed_between_sending_and_recording_posts_nothing_twice(env, platform_server):
+    kill_while_sending(env, platform_server)
     [row] = ledger_rows(env)
     assert row.state == "pending"
 
@@ -214,14 +219,10 @@ def test_two_runs_started_at_the_same_instant_post_once(env, platform_server):
 
 
 def test_a_crash_with_the_lookup_refused_does_not_block_the_next_run(env, platform_server):
-    # Killed between sending and recording, as above; then X refuses the timeline read (an access level
-    # without reads): the row cannot be resolved, so it becomes unknown, its text stays blocked, and the run
-    # posts another text instead of failing on every run until reads come back.
-    platform_server.inject("twitter", "^/2/tweets$", Slow(30))
-    run = start_poster(env, "twitter")
-    wait_for(lambda: platform_server.posts("twitter"))
-    os.kill(run.pid, signal.SIGKILL)
-    run.wait()
+    # Killed between sending and recording; then X refuses the timeline read (an access level without reads):
+    # the row cannot be resolved, so it becomes unknown, its text stays blocked, and the run posts another text
+    # instead of failing on every run until reads come back.
+    kill_while_sending(env, platform_server)
     platform_server.inject("twitter", "^/2/users/[^/]+/tweets$", Status(403))
     code, _, err = lorecast("post", "twitter")
     assert code == 0, err
