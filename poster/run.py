@@ -1,7 +1,7 @@
 """One poster run: ask TorchServe for candidates, publish the best that fits, and keep the ledger true.
 
     post_run(platform, ledger, client, options, say) -> PostSummary
-    feedback_run(platform, ledger, options, say) -> int        (posts whose engagement was stored)
+    feedback_run(platform, ledger, days, say) -> int           (posts whose engagement was stored)
 
 How a post run keeps the ledger consistent and never posts a text twice:
 1. It takes the ledger's lock for (platform, account): a second run at the same time stops with LedgerBusy.
@@ -34,6 +34,7 @@ from lorecast.errors import (
     AuthRefused,
     BudgetReached,
     DuplicatePost,
+    LedgerError,
     NothingToPost,
     PlatformError,
     RateLimited,
@@ -136,7 +137,11 @@ def _post_one(platform, ledger, client, options, summary, say, timing):
             post_id = ledger.begin(platform.name, platform.account, candidate.text, score=candidate.score,
                                    ranked_by=generation.ranked_by, rng_seed=generation.rng_seed)
             draft = draft_of(ledger.post(post_id))
-            remote_id = _send(platform, ledger, post_id, draft, say, timing, options.max_wait_s)
+            try:
+                remote_id = _send(platform, ledger, post_id, draft, say, timing, options.max_wait_s)
+            except BaseException:
+                _leave_nothing_pending(ledger, post_id)
+                raise
             if remote_id is None:
                 _skip(summary, "duplicate on the platform")
                 continue
@@ -170,32 +175,37 @@ def _send(platform: Platform, ledger: Ledger, post_id: int, draft: Draft, say: S
     not ours to record (the row is then failed). Raises after recording the row's fate for any other error."""
     # Only a create the platform makes idempotent may be sent again: any other could post the text twice.
     attempts = ATTEMPTS if platform.idempotent_create else 1
+    unanswered: list[PlatformError] = []  # attempts that got no answer (or a 5xx): each may have posted the text
+
+    def attempt() -> str:
+        try:
+            return platform.post(draft)
+        except PlatformError as error:
+            if error.transient and not isinstance(error, RateLimited):
+                unanswered.append(error)
+            raise
+
     while True:
         try:
-            remote_id = with_retries(lambda: platform.post(draft), what=f"post {post_id}", attempts=attempts,
-                                     deadline=timing.deadline, clock=timing.clock, sleep=timing.sleep, say=say)
-        except RateLimited as error:
-            wait = None if error.reset_at is None else max(0.0, error.reset_at - time.time()) + 1.0
-            if wait is None or wait > max_wait_s or timing.clock() + wait > timing.deadline:
-                ledger.mark_failed(post_id, f"rate limited: {error}")
-                raise RateLimitedExit(f"{platform.name} rate limit: {error}") from None
-            say(f"rate limited by {platform.name}; waiting {wait:.0f} s for the reset")
-            timing.sleep(wait)
-            continue
-        except BudgetReached as error:
-            ledger.mark_failed(post_id, f"not sent: {error}")
-            raise
+            remote_id = with_retries(attempt, what=f"post {post_id}", attempts=attempts, deadline=timing.deadline,
+                                     clock=timing.clock, sleep=timing.sleep, say=say)
         except DuplicatePost as error:
             return _settle_duplicate(platform, ledger, post_id, draft, f"duplicate: {error}", say, timing)
-        except AuthRefused as error:
-            ledger.mark_failed(post_id, f"auth refused: {error}")
+        except (PlatformError, BudgetReached) as error:
+            if unanswered:
+                # An attempt got no answer, so the post may be out whatever a later one says: only a lookup tells.
+                return _settle_unanswered(platform, ledger, post_id, draft, unanswered[0], say, timing)
+            if isinstance(error, RateLimited):
+                wait = None if error.reset_at is None else max(0.0, error.reset_at - time.time()) + 1.0
+                if wait is None or wait > max_wait_s or timing.clock() + wait > timing.deadline:
+                    ledger.mark_failed(post_id, f"rate limited: {error}")
+                    raise RateLimitedExit(f"{platform.name} rate limit: {error}") from None
+                say(f"rate limited by {platform.name}; waiting {wait:.0f} s for the reset")
+                timing.sleep(wait)
+                continue
+            reason = {BudgetReached: "not sent: ", AuthRefused: "auth refused: "}.get(type(error), "")
+            ledger.mark_failed(post_id, f"{reason}{error}")  # refused: nothing went out
             raise
-        except PlatformError as error:
-            if not error.transient:
-                ledger.mark_failed(post_id, str(error))
-                raise
-            _settle_unanswered(platform, ledger, post_id, draft, error, say, timing)
-            return ledger.post(post_id).remote_id
         ledger.mark_posted(post_id, remote_id)
         return remote_id
 
@@ -204,7 +214,7 @@ def _settle_duplicate(platform, ledger, post_id, draft, reason, say, timing) -> 
     """The platform says it has this text: ours (a crashed run's) when the lookup finds it, else not ours."""
     try:
         remote_id = _look_up(platform, draft, say, timing)
-    except PlatformError as error:
+    except (PlatformError, BudgetReached) as error:
         ledger.mark_unknown(post_id, f"{reason}; the lookup failed: {error}")
         raise
     if remote_id is None:
@@ -215,12 +225,12 @@ def _settle_duplicate(platform, ledger, post_id, draft, reason, say, timing) -> 
     return remote_id
 
 
-def _settle_unanswered(platform, ledger, post_id, draft, error, say, timing) -> None:
-    """After a send that got no answer (or a 5xx) the post may be out: posted when found, else unknown, and the
-    run stops with the error."""
+def _settle_unanswered(platform, ledger, post_id, draft, error, say, timing) -> str:
+    """After a send that got no answer (or a 5xx) the post may be out: posted when found (its remote id), else
+    unknown, and the run stops with the error."""
     try:
         remote_id = _look_up(platform, draft, say, timing)
-    except PlatformError as lookup_error:
+    except (PlatformError, BudgetReached) as lookup_error:
         ledger.mark_unknown(post_id, f"{error}; the lookup failed: {lookup_error}")
         raise PlatformError(f"{error}; post {post_id} may be out (the lookup failed: {lookup_error}): its text "
                             "stays blocked, later runs look again") from None
@@ -230,6 +240,17 @@ def _settle_unanswered(platform, ledger, post_id, draft, error, say, timing) -> 
                             "stays blocked, later runs look again") from None
     ledger.mark_posted(post_id, remote_id)
     say(f"{error}; the text is on {platform.name} as {remote_id}, recorded as posted")
+    return remote_id
+
+
+def _leave_nothing_pending(ledger: Ledger, post_id: int) -> None:
+    """After an error the run did not expect while sending, the post may be out: a row still pending becomes
+    unknown, which later runs look up. If the ledger itself fails, the row stays pending: the next run settles it."""
+    try:
+        if ledger.post(post_id).state == "pending":
+            ledger.mark_unknown(post_id, "the run stopped on an unexpected error while sending")
+    except LedgerError:
+        pass
 
 
 def _look_up(platform: Platform, draft: Draft, say: Say, timing: _Clock) -> str | None:
