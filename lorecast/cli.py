@@ -37,10 +37,11 @@ def cli() -> None:
       lorecast serve start|status|stop                  a local TorchServe with token auth
     poster/ (the CronJob posters, no torch)
       lorecast generate -n 5                            ask TorchServe for texts
-      lorecast post twitter|tumblr|stdout               publish the best new text, keep the ledger
-      lorecast feedback twitter|tumblr                  store engagement for the selector
-      lorecast auth twitter|tumblr                      OAuth1 sign-in: the access token for .env
-      lorecast ledger list|export                       what was posted, with engagement
+      lorecast post PLATFORM                            publish the best new text, keep the ledger
+                                                        (twitter, tumblr, mastodon, bluesky, stdout)
+      lorecast feedback PLATFORM                        store engagement for the selector
+      lorecast auth PLATFORM                            sign in as the bot: the .env lines
+      lorecast ledger list|export|costs|settle          what was posted, its engagement, X's bill
       lorecast k8s secret --from-env .env               a Kubernetes Secret of the platform keys
 
     Inside TorchServe runs serve_handler/, the worker, which the .mar carries with textrules/ (the text

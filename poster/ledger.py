@@ -3,7 +3,7 @@
     with Ledger("ledger/posts.db") as ledger, ledger.lock("twitter", "@bot", holder=holder_id(), stale_after_s=3600):
         if not ledger.has_text("twitter", "@bot", text):
             post_id = ledger.begin("twitter", "@bot", text, score=0.91, ranked_by="selector", rng_seed=7)
-            ledger.mark_posted(post_id, platform.post(text))      # or ledger.mark_failed(post_id, reason)
+            ledger.mark_posted(post_id, remote_id)   # or mark_failed(post_id, reason), mark_unknown(post_id, reason)
 
 Tables (schema version in PRAGMA user_version, the file marked as ours by PRAGMA application_id):
     posts      id, platform, account, text, text_key, state 'pending' | 'posted' | 'failed' | 'unknown', remote_id,
@@ -148,12 +148,12 @@ class PostRow:
     account: str
     text: str
     text_key: str
-    state: str  # 'pending' | 'posted' | 'failed'
+    state: str  # 'pending' | 'posted' | 'failed' | 'unknown'
     remote_id: str | None
     score: float | None
     ranked_by: str | None
     rng_seed: int | None
-    reason: str | None  # why it failed
+    reason: str | None  # why it failed, or why its outcome is unknown
     created_at: datetime
     updated_at: datetime
     posted_at: datetime | None
@@ -353,9 +353,10 @@ class Ledger:
                 )
 
     def lock_holder(self, platform: str, account: str) -> str | None:
-        """The run holding the account's lock, if any (it may have died: `lock` takes a dead run's lock over)."""
+        """The run holding the account's lock, if any; None when the holder was a process of this host that is
+        gone (a run of another host counts as holding it: only the lock's age can tell there)."""
         rows = self._query("SELECT holder FROM run_locks WHERE platform = ? AND account = ?", (platform, account))
-        return rows[0][0] if rows else None
+        return rows[0][0] if rows and not _gone(rows[0][0]) else None
 
     # -- posts ---------------------------------------------------------------------------------------------------
 

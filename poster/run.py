@@ -121,7 +121,7 @@ def resolve_unresolved(platform: Platform, ledger: Ledger, options: PostOptions,
 
 def choose_text(platform: Platform, ledger: Ledger, client: InferenceClient, options: PostOptions,
                 say: Say) -> str:
-    """The text a run would publish now (for --dry-run): nothing is written anywhere."""
+    """The text a run would publish now (for --dry-run): no post is recorded (a billed call still is, by the meter)."""
     summary = PostSummary()
     for _ in range(options.attempts):
         generation = client.generate(n=options.candidates, **options.request)

@@ -87,12 +87,14 @@ def settle_command(ledger_path: str, post_id: int, remote_id: str | None, failed
     """
     if (remote_id is None) == (not failed):
         raise click.UsageError("give exactly one of --posted REMOTE_ID and --failed")
+    if remote_id is not None and not remote_id.strip():
+        raise click.UsageError("--posted needs the post's remote id")
     with Ledger(ledger_path, create=False) as ledger:
         row = ledger.post(post_id)
         if row.state not in ("unknown", "pending"):
             raise LorecastError(f"{ledger_path}: post {post_id} is {row.state}: only an unknown or pending post "
                                 "can be settled")
-        if row.state == "pending" and ledger.lock_holder(row.platform, row.account):
+        if row.state == "pending" and ledger.lock_holder(row.platform, row.account) is not None:
             raise LorecastError(f"{ledger_path}: post {post_id} is pending and a run holds the lock of "
                                 f"{row.platform} account {row.account!r}: let it finish, it settles the post")
         if failed:

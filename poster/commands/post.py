@@ -35,14 +35,14 @@ def _say(line: str) -> None:
 
 def _run(action):
     """Run `action()`, turning the lock, rate-limit and budget stops into their exit codes."""
-    from lorecast.errors import BudgetReached, LedgerBusy, RateLimitedExit
+    from lorecast.errors import BudgetReached, LedgerBusy, RateLimited, RateLimitedExit
 
     try:
         return action()
     except LedgerBusy as error:
         _say(f"error: {error}")
         raise click.exceptions.Exit(EXIT_BUSY) from None
-    except RateLimitedExit as error:
+    except (RateLimitedExit, RateLimited) as error:  # RateLimited: a call outside the post, e.g. the account's
         _say(f"error: {error}")
         raise click.exceptions.Exit(EXIT_RATE_LIMITED) from None
     except BudgetReached as error:
@@ -65,7 +65,7 @@ def _meter(ledger, platform: str, monthly_cap_usd, run_cap_usd, prices_path):
                    "accepts as it is gets published (a text too long is skipped, never cut).")
 @click.option("--dry-run", is_flag=True,
               help="Ask TorchServe and pick the text as a real run would, print it, and stop: nothing is "
-                   "published and the ledger is not written.")
+                   "published and no post is recorded (on X the account lookup is billed, and recorded as such).")
 @click.option("--deadline", "deadline_s", type=click.FloatRange(min=1), default=300.0, show_default=True,
               envvar="LORECAST_DEADLINE", show_envvar=True, metavar="SECONDS",
               help="The run must be done within this many seconds (set it below the CronJob's "

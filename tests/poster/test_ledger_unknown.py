@@ -4,6 +4,7 @@ poster/commands/ledger.py)."""
 
 from __future__ import annotations
 
+import socket
 import sqlite3
 from datetime import datetime, timedelta, timezone
 
@@ -174,3 +175,13 @@ def test_a_ledger_failure_names_the_file(path):
     path.mkdir()  # a directory where the file should be
     with pytest.raises(LedgerError, match=f"^{path}: "):
         Ledger(path)
+
+
+def test_settle_refuses_an_empty_remote_id_and_ignores_a_dead_runs_lock(path):
+    with Ledger(path) as ledger:
+        post_id = begin(ledger, "Left by a killed run.")
+        dead = f"{socket.gethostname()}:{2**22 + 12345}:abc"  # a pid above Linux's pid_max: no such process
+        with ledger.lock("twitter", "bot", holder=dead, stale_after_s=600):
+            code, _, err = lorecast("ledger", "settle", "--ledger", path, post_id, "--posted", " ")
+            assert code == 2 and "--posted needs the post's remote id" in err
+            assert lorecast("ledger", "settle", "--ledger", path, post_id, "--posted", "42")[0] == 0
