@@ -6,8 +6,9 @@
     x.post(draft)       POST /2/tweets {"text"}                 -> 201 {"data": {"id", "text"}}
     x.account           GET /2/users/me                         -> {"data": {"id", "username", ...}}, once
     x.find(draft)       GET /2/users/:id/tweets?max_results=100&start_time=(a minute before the draft's row was
-                        written) -> {"data": [{"id", "text"}, ...], "meta"}: only the posts since then, so a
-                        lookup reads (and costs) little
+                        written)&tweet.fields=entities -> {"data": [{"id", "text", "entities"}, ...], "meta"}: only
+                        the posts since then, so a lookup reads (and costs) little; up to 5 pages, then "cannot
+                        tell"; links compared by their originals, as X shows every link as its t.co link
     x.engagement(ids)   GET /2/tweets?ids=1,2,...&tweet.fields=public_metrics, 100 ids a request
                         -> {"data": [{"id", "public_metrics": {"like_count", "retweet_count", "reply_count",
                             "quote_count", "impression_count"}}], "errors": [...ids not found...]}
@@ -45,7 +46,8 @@ from poster.twitter_text import INVALID_CHARACTERS, MAX_WEIGHTED_LENGTH, has_lin
 from textrules.forms import platform_form
 
 ENGAGEMENT_BATCH = 100  # ids per GET /2/tweets: X's maximum
-TIMELINE_SCAN = 100  # the most recent posts find() looks through: X's max_results
+TIMELINE_SCAN = 100  # posts per page of the timeline find() reads: X's max_results
+LOOKUP_PAGES = 5  # find() reads at most this many pages, then says it cannot tell
 LOOKUP_MARGIN = timedelta(minutes=1)  # find() reads from this long before the row was written (clock skew)
 
 
@@ -95,16 +97,22 @@ class TwitterPlatform(Platform):
     def find(self, draft: Draft) -> str | None:
         user_id = self._me()[0]
         since = (draft.created_at - LOOKUP_MARGIN).astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
-        with self._bill("read", at_most=TIMELINE_SCAN) as bill:
-            document = self._call("GET", f"/2/users/{user_id}/tweets",
-                                  params={"max_results": TIMELINE_SCAN, "start_time": since})
-            bill.units = len(_list(document, "data"))
+        params: dict[str, Any] = {"max_results": TIMELINE_SCAN, "start_time": since, "tweet.fields": "entities"}
         wanted = platform_form(draft.text)
-        for item in _list(document, "data"):
-            # X gives the text back with &, < and > escaped as HTML entities.
-            if isinstance(item.get("text"), str) and platform_form(html.unescape(item["text"])) == wanted:
-                return _field(item, "id")
-        return None
+        for _ in range(LOOKUP_PAGES):
+            with self._bill("read", at_most=TIMELINE_SCAN) as bill:
+                document = self._call("GET", f"/2/users/{user_id}/tweets", params=params)
+                bill.units = len(_list(document, "data"))
+            for item in _list(document, "data"):
+                if platform_form(_sent_text(item)) == wanted:
+                    return _field(item, "id")
+            next_token = _field(document.get("meta"), "next_token")
+            if next_token is None:
+                return None
+            params["pagination_token"] = next_token
+        # Not transient: reading the same pages again (and paying for them) would tell no more.
+        raise self._api.error(f"X: the post was not among the {LOOKUP_PAGES * TIMELINE_SCAN} newest since its row "
+                              "was written; cannot tell whether it is out")
 
     def engagement(self, ids: Sequence[str]) -> dict[str, Engagement]:
         counts: dict[str, Engagement] = {}
@@ -184,6 +192,20 @@ def _problem(document: Any) -> str | None:
         if isinstance(document.get(key), str):
             return document[key]
     return None
+
+
+def _sent_text(item: dict[str, Any]) -> str:
+    """The text as it was sent: X gives it back with &, < and > as HTML entities and every link replaced by its
+    t.co link, whose original the `entities` field holds."""
+    text = item.get("text")
+    if not isinstance(text, str):
+        return ""
+    entities = item.get("entities")
+    urls = entities.get("urls") if isinstance(entities, dict) else None
+    for url in urls if isinstance(urls, list) else []:
+        if isinstance(url, dict) and isinstance(url.get("url"), str) and isinstance(url.get("expanded_url"), str):
+            text = text.replace(url["url"], url["expanded_url"])
+    return html.unescape(text)
 
 
 def _engagement(metrics: dict[str, Any]) -> Engagement:

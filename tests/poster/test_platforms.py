@@ -19,6 +19,7 @@ from platform_server import DropAfterAccept, Duplicate, PlatformServer, RateLimi
 
 from lorecast.errors import AuthRefused, DuplicatePost, PlatformError, RateLimited
 from poster.credentials import OAuth1Credentials
+from poster.platforms import twitter as twitter_module
 from poster.platforms.base import Draft, Engagement
 from poster.platforms.stdout import StdoutPlatform
 from poster.platforms.tumblr import TumblrPlatform
@@ -141,6 +142,36 @@ def test_x_post_without_an_answer_is_transient_and_find_resolves_it(platform_ser
     [stored] = [post for post in platform_server.posts("twitter") if post.text == "Sent, but was it posted?"]
     assert x.find(draft("Sent, but was it posted?")) == stored.id
     assert x.find(draft("Never sent.")) is None
+
+
+def test_x_find_knows_a_post_with_links_by_its_original_links(platform_server: PlatformServer) -> None:
+    # X shows every link as its t.co link: only the entities say what the text was.
+    x = twitter(platform_server)
+    text = "See https://example.org/jargon/kludge and www.example.net, then & more."
+    post_id = x.post(draft(text))
+    [stored] = platform_server.posts("twitter")
+    assert stored.text == text and post_id == stored.id
+    assert x.find(draft(text)) == post_id
+    assert x.find(draft("See https://example.org/jargon/other and www.example.net, then & more.")) is None
+
+
+def test_x_find_reads_further_pages_and_says_when_it_cannot_tell(platform_server: PlatformServer,
+                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    # Pages of 5 (X's smallest) and at most 2 of them, so that a few posts make a busy account.
+    monkeypatch.setattr(twitter_module, "TIMELINE_SCAN", 5)
+    monkeypatch.setattr(twitter_module, "LOOKUP_PAGES", 2)
+    x = twitter(platform_server)
+    first = draft("The first of many.")
+    first_id = x.post(first)
+    for number in range(7):  # the first post is on the second page
+        x.post(draft(f"Filler {number}."))
+    assert x.find(first) == first_id
+    assert x.find(draft("Never sent.")) is None  # both pages read, no more: a sure "no"
+    for number in range(7, 12):
+        x.post(draft(f"Filler {number}."))
+    with pytest.raises(PlatformError, match="cannot tell") as caught:
+        x.find(draft("Never sent either."))  # two pages without it, and more to read
+    assert not caught.value.transient  # the same pages again would tell no more
 
 
 def test_x_engagement_asks_100_ids_at_a_time(platform_server: PlatformServer) -> None:

@@ -3,6 +3,8 @@
 X, under /x (errors are problem objects {"title", "type", "status", "detail"}; a bad parameter is 400
 {"errors": [{"parameters": {...}, "message": ...}], "title": "Invalid Request", "detail": ..., "type": ...})
     POST /2/tweets  JSON {"text": str} (other fields: 400) -> 201 {"data": {"id", "text", "edit_history_tweet_ids"}}
+        Every text X gives back has each link replaced by a t.co link ("https://t.co/" + 10 characters);
+        tweet.fields=entities adds {"entities": {"urls": [{"start", "end", "url", "expanded_url", "display_url"}]}}.
         The same text twice by the account -> 403 {"detail": "You are not allowed to create a Tweet with duplicate
         content.", "type": "about:blank", "title": "Forbidden", "status": 403}. Empty or blank text -> 400.
         Weighted length over 280 -> 400. The weighting here (`weighted_length`): NFC first; a link
@@ -30,6 +32,7 @@ X, under /x (errors are problem objects {"title", "type", "status", "detail"}; a
 
 from __future__ import annotations
 
+import hashlib
 import html
 import json
 import re
@@ -95,7 +98,8 @@ def weighted_length(text: str) -> int:
     return length
 
 
-_TWEET_FIELDS = frozenset({"id", "text", "edit_history_tweet_ids", "public_metrics", "created_at", "author_id"})
+_TWEET_FIELDS = frozenset({"id", "text", "edit_history_tweet_ids", "public_metrics", "created_at", "author_id",
+                           "entities"})
 _INVALID_REQUEST = "https://api.twitter.com/2/problems/invalid-request"
 
 
@@ -200,7 +204,8 @@ class Twitter(Platform):
         if any(post.text == text for post in self.posts):
             return self.duplicate()
         post = self.new_post(text)
-        return Reply(201, {"data": {"id": post.id, "text": post.text, "edit_history_tweet_ids": [post.id]}})
+        shown = _shortened(post.text)[0]
+        return Reply(201, {"data": {"id": post.id, "text": shown, "edit_history_tweet_ids": [post.id]}})
 
     def _fields(self, query: dict[str, list[str]]) -> set[str] | Reply:
         fields = {name for value in query.get("tweet.fields", []) for name in value.split(",") if name}
@@ -210,7 +215,10 @@ class Twitter(Platform):
         return fields
 
     def _tweet(self, post: Post, fields: set[str]) -> dict[str, Any]:
-        tweet: dict[str, Any] = {"id": post.id, "text": post.text, "edit_history_tweet_ids": [post.id]}
+        text, urls = _shortened(post.text)
+        tweet: dict[str, Any] = {"id": post.id, "text": text, "edit_history_tweet_ids": [post.id]}
+        if "entities" in fields and urls:
+            tweet["entities"] = {"urls": urls}
         if "public_metrics" in fields:
             tweet["public_metrics"] = dict(post.counts)
         if "created_at" in fields:
@@ -277,6 +285,22 @@ class Twitter(Platform):
         answer: dict[str, Any] = {"data": [self._tweet(post, fields) for post in page]} if page else {}
         answer["meta"] = meta
         return Reply(200, answer)
+
+
+def _shortened(text: str) -> tuple[str, list[dict[str, Any]]]:
+    """The text as X shows it, every link replaced by its t.co link, and the url entities that say what each one
+    stands for (start and end in code points of the shown text)."""
+    shown, urls, position = [], [], 0
+    for match in _LINK.finditer(text):
+        shown.append(text[position:match.start()])
+        short = "https://t.co/" + hashlib.sha1(match.group().encode()).hexdigest()[:10]
+        start = sum(len(part) for part in shown)
+        urls.append({"start": start, "end": start + len(short), "url": short, "expanded_url": match.group(),
+                     "display_url": match.group().split("://", 1)[-1][:25]})
+        shown.append(short)
+        position = match.end()
+    shown.append(text[position:])
+    return "".join(shown), urls
 
 
 def _x_rate_headers(limit: int, remaining: int, resets_at: float) -> dict[str, str]:
