@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
-from lorecast.errors import AuthRefused, PlatformError
+from lorecast.errors import AuthRefused, LorecastError, PlatformError
 
 # Refresh a little before the access JWT's exp: a call that leaves at exp - 1 s would arrive expired.
 EXPIRY_MARGIN_S = 60.0
@@ -183,7 +183,12 @@ class BlueskySession:
             raise PlatformError(f"Bluesky answered a session without did, accessJwt and refreshJwt "
                                 f"(keys: {', '.join(sorted(document)) or 'none'})")
         self._record = SessionRecord(self.server.service_url, self.handle, *values)
-        _write_private(self.path, json.dumps(self._record.to_json(), indent=2) + "\n")
+        try:
+            _write_private(self.path, json.dumps(self._record.to_json(), indent=2) + "\n")
+        except OSError as error:  # the message names the file and the reason, never the record
+            raise LorecastError(f"{self.path}: cannot write the Bluesky session record "
+                                f"({error.strerror or type(error).__name__}); it lives next to the ledger, whose "
+                                "directory must be writable") from None
         return self._record
 
 

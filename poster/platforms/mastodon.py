@@ -108,14 +108,14 @@ class MastodonPlatform(Platform):
 
     def find(self, draft: Draft) -> str | None:
         account_id = self._me()[0]
-        wanted = platform_form(as_rendered(draft.text))
+        wanted = {platform_form(form) for form in as_rendered(draft.text)}
         oldest = draft.created_at - CLOCK_MARGIN
         params: dict[str, Any] = {"limit": PAGE_SIZE, "exclude_reblogs": "true"}
         for _ in range(MAX_PAGES):
             page = self._call_list("GET", f"/api/v1/accounts/{account_id}/statuses", params=params)
             for status in page:
                 content = status.get("content")
-                if isinstance(content, str) and platform_form(html_to_text(content)) == wanted:
+                if isinstance(content, str) and platform_form(html_to_text(content)) in wanted:
                     return _field(status, "id")
             created = [_created_at(status) for status in page]
             if not page or any(when is not None and when < oldest for when in created):
@@ -249,12 +249,8 @@ def reset_time(response: requests.Response) -> float | None:
     number = header_number(response, "X-RateLimit-Reset")
     if number is not None:
         return number
-    value = response.headers.get("X-RateLimit-Reset", "").strip()
-    try:
-        when = datetime.fromisoformat(value)
-    except ValueError:
-        return None
-    return when.timestamp() if when.tzinfo is not None else None
+    when = _iso_time(response.headers.get("X-RateLimit-Reset", ""))
+    return when.timestamp() if when is not None else None
 
 
 # --- how Mastodon counts a status -------------------------------------------------------------------------------
@@ -303,10 +299,12 @@ def _pictographic(char: str) -> bool:
     return char >= "\U0001f000" or ("\u2600" <= char <= "\u27bf") or ("\u2b00" <= char <= "\u2bff")
 
 
-def as_rendered(text: str) -> str:
-    """The text as Mastodon gives it back: line breaks kept, three or more in a row become one blank line (a
-    paragraph break)."""
-    return re.sub(r"\n{3,}", "\n\n", text.replace("\r\n", "\n").replace("\r", "\n"))
+def as_rendered(text: str) -> set[str]:
+    """The forms Mastodon may give the text back in: line breaks kept, three or more in a row one blank line (a
+    paragraph break); a remote mention @user@host shown as @user when the instance resolved the account, as it is
+    when it did not."""
+    text = re.sub(r"\n{3,}", "\n\n", text.replace("\r\n", "\n").replace("\r", "\n"))
+    return {text, _REMOTE_MENTION.sub(lambda match: "@" + match.group(1), text)}
 
 
 # --- reading a status's content back -----------------------------------------------------------------------------
@@ -370,11 +368,20 @@ def _count(value: Any) -> int | None:
 
 def _created_at(status: dict[str, Any]) -> datetime | None:
     value = status.get("created_at")
+    return _iso_time(value) if isinstance(value, str) else None
+
+
+def _iso_time(text: str) -> datetime | None:
+    """An aware datetime of an ISO 8601 timestamp ("2026-12-03T12:00:00.000Z"); None when it is none. The "Z"
+    is spelt out: Python 3.10's fromisoformat does not read it."""
+    text = text.strip()
+    if text.endswith(("Z", "z")):
+        text = text[:-1] + "+00:00"
     try:
-        when = datetime.fromisoformat(value) if isinstance(value, str) else None
+        when = datetime.fromisoformat(text)
     except ValueError:
         return None
-    return when if when is not None and when.tzinfo is not None else None
+    return when if when.tzinfo is not None else None
 
 
 def _field(obj: Any, key: str) -> str | None:

@@ -544,6 +544,7 @@ def _covers(scopes: frozenset[str], needs: tuple[str, ...]) -> bool:
 
 _URL = re.compile(r"https?://[^\s<>\"]+?(?=[.,;:!?'\")\]]*(?:\s|$))", re.IGNORECASE)
 _REMOTE_MENTION = re.compile(r"@(\w+)@[\w.-]+\w", re.ASCII)
+_MENTIONED = re.compile(r"(?<![\w/])@(\w+)@([\w-]+(?:\.[\w-]+)+)", re.ASCII)  # user, host
 _HASHTAG = re.compile(r"(?<![\w/#])#(\w+)")
 
 
@@ -611,6 +612,10 @@ def render(text: str, instance_url: str) -> str:
 
     def escaped(part: str) -> str:
         part = html.escape(part)
+        # A remote mention of an account the instance resolved shows as @user, linked to its profile.
+        part = _MENTIONED.sub(lambda m: f'<span class="h-card" translate="no"><a href="https://{m.group(2)}/@'
+                                             f'{m.group(1)}" class="u-url mention">@<span>{m.group(1)}</span></a>'
+                                             '</span>', part)
         return _HASHTAG.sub(lambda m: f'<a href="{instance_url}/tags/{m.group(1).lower()}" class="mention hashtag" '
                                       f'rel="tag">#<span>{m.group(1)}</span></a>', part)
 

@@ -317,3 +317,17 @@ def test_auth_command_warns_about_an_account_password(bluesky_server: BlueskySer
         "--bluesky-service", bluesky_server.url, "--bluesky-handle", bluesky_server.handle,
         "--bluesky-app-password", "zzzz-zzzz-zzzz-zzzz", "--ledger", str(tmp_path / "other.db")])
     assert isinstance(wrong.exception, AuthRefused) and "zzzz-zzzz-zzzz-zzzz" not in str(wrong.exception)
+
+
+def test_a_session_record_that_cannot_be_written_is_one_line_naming_the_file(bluesky_server, tmp_path):
+    from cli_harness import lorecast
+
+    ledger = tmp_path / "ledger" / "posts.db"
+    ledger.parent.mkdir()
+    (ledger.parent / f"bluesky-session-{bluesky_server.handle}.json").mkdir()  # a directory where the file goes
+    code, out, err = lorecast("auth", "bluesky", env={
+        "LORECAST_LEDGER": str(ledger), "LORECAST_BLUESKY_SERVICE": bluesky_server.url,
+        "LORECAST_BLUESKY_HANDLE": bluesky_server.handle, "LORECAST_BLUESKY_APP_PASSWORD": bluesky_server.app_password})
+    assert code == 1 and out == "" and "Traceback" not in err
+    assert err.startswith(f"error: {ledger.parent / ('bluesky-session-' + bluesky_server.handle + '.json')}: ")
+    assert "cannot write the Bluesky session record" in err and bluesky_server.app_password not in err

@@ -123,6 +123,15 @@ def test_find_reads_the_html_back(mastodon_server: MastodonServer) -> None:
     assert mastodon.find(Draft(text.replace("\n\n", "\n\n\n"), row.key, row.created_at)) == status_id
 
 
+def test_find_knows_a_status_whose_remote_mention_is_shown_short(mastodon_server: MastodonServer) -> None:
+    # Mastodon shows @bob@example.org as @bob once it resolved the account: the content never holds the host.
+    mastodon = client(mastodon_server)
+    row = draft("Hello @bob@example.org, the daemon says hi.")
+    status_id = mastodon.post(row)
+    assert "example.org" not in html_to_text(render(row.text, mastodon_server.url))
+    assert mastodon.find(row) == status_id
+
+
 def test_find_pages_back_and_stops_at_older_statuses(mastodon_server: MastodonServer) -> None:
     mastodon = client(mastodon_server)
     wanted = draft("The one to find.")
