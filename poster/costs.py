@@ -13,7 +13,9 @@ X bills per use (since early 2026, for new developer accounts): each post, each 
 each of the account's own posts read back. Calls are priced from a table, not asked of X, because X does not say
 in its answers what a call cost. A call is recorded whatever its outcome (a post that timed out may have been
 billed); a read that returned nothing records nothing. The monthly cap counts every account of the ledger on
-that platform (the bill is the developer account's), in calendar months of UTC.
+that platform (the bill is the developer account's), in calendar months of UTC. The check reads the ledger and
+reserves nothing: two runs sharing a ledger (the post and feedback jobs) may both pass it near the cap, by one
+call each at most.
 """
 
 from __future__ import annotations

@@ -42,11 +42,12 @@ from lorecast.errors import (
 )
 from poster.inference import InferenceClient
 from poster.ledger import Ledger, PostRow, holder_id
-from poster.platforms.base import Draft, Platform
+from poster.platforms.base import Draft, Engagement, Platform
 from poster.retry import ATTEMPTS, with_retries
 from poster.tid import tid
 
 Say = Callable[[str], None]
+FEEDBACK_CHUNK = 100  # posts a feedback run asks about at a time: a multiple of every platform's batch
 
 
 @dataclass(frozen=True)
@@ -264,9 +265,14 @@ def feedback_run(platform: Platform, ledger: Ledger, days: float, say: Say,
     """Store current engagement for every post of the last `days` days; returns how many got numbers."""
     since = datetime.now(timezone.utc) - timedelta(days=days)
     rows = [row for row in ledger.posted_since(platform.name, platform.account, since) if row.remote_id]
+    ids = [row.remote_id for row in rows]
+    deadline = clock() + deadline_s
+    counts: dict[str, Engagement] = {}
     try:
-        counts = with_retries(lambda: platform.engagement([row.remote_id for row in rows]), what="engagement read",
-                              deadline=clock() + deadline_s, clock=clock, sleep=sleep, say=say)
+        for start in range(0, len(ids), FEEDBACK_CHUNK):  # a retry reads (and on X pays for) one chunk again
+            chunk = ids[start:start + FEEDBACK_CHUNK]
+            counts.update(with_retries(lambda chunk=chunk: platform.engagement(chunk), what="engagement read",
+                                       deadline=deadline, clock=clock, sleep=sleep, say=say))
     except RateLimited as error:
         raise RateLimitedExit(f"{platform.name} rate limit: {error}") from None
     fetched_at = datetime.now(timezone.utc)

@@ -46,8 +46,8 @@ from poster.bluesky_session import BlueskySession
 from poster.bluesky_text import link_facets, too_long
 from poster.credentials import one_line
 from poster.platforms.base import Draft, Engagement, Platform
-from poster.platforms.http import header_number, resets
-from poster.responses import excerpt, json_body, network_reason
+from poster.platforms.http import answer, header_number, resets
+from poster.responses import excerpt, json_body
 
 COLLECTION = "app.bsky.feed.post"
 ENGAGEMENT_BATCH = 25  # uris per getPosts: the lexicon's maximum
@@ -77,15 +77,8 @@ class Xrpc:
         """The answer to `method /xrpc/nsid`, whatever its status; PlatformError(transient=True) when none came."""
         headers = {"Authorization": f"Bearer {token}"} if token else {}
         url = f"{(base or self.service_url).rstrip('/')}/xrpc/{nsid}"
-        try:
-            return self._http.request(method, url, headers=headers, timeout=self.timeout, **kwargs)
-        except requests.Timeout:
-            # A create may have been carried out: transient, and post() or the run looks it up.
-            raise self.error(f"Bluesky did not answer {nsid} within {self.timeout:g} s", transient=True) from None
-        except (requests.ConnectionError, requests.exceptions.ChunkedEncodingError) as error:
-            raise self.error(f"Bluesky: {nsid} at {url} failed: {network_reason(error)}", transient=True) from None
-        except requests.RequestException as error:  # a URL requests cannot use, a broken answer
-            raise self.error(f"Bluesky: {nsid} at {url} failed: {network_reason(error)}") from None
+        return answer(self._http, method, url, self.timeout, f"Bluesky: {nsid} at {url}", self.error, headers=headers,
+                      **kwargs)
 
     def document(self, response: requests.Response, nsid: str) -> dict[str, Any]:
         """The JSON object of a 2xx answer; the mapped PlatformError for anything else."""

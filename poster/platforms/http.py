@@ -11,6 +11,7 @@ No retries here: whether to try again is the run's decision (poster/run.py).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime, timezone
 from typing import Any, NamedTuple
 
@@ -46,17 +47,8 @@ class SignedApi:
 
         A JSON body (json=...) is sent unsigned, as OAuth1 signs only form bodies; query parameters are signed.
         """
-        try:
-            return self._session.request(method, url, timeout=self.timeout, **kwargs)
-        except requests.Timeout:
-            # The request may have been carried out (a post published): transient, and the run looks it up.
-            raise self.error(f"{self.label} did not answer {method} {url} within {self.timeout:g} s",
-                             transient=True) from None
-        except (requests.ConnectionError, requests.exceptions.ChunkedEncodingError) as error:
-            raise self.error(f"{self.label}: {method} {url} failed: {network_reason(error)}",
-                             transient=True) from None
-        except requests.RequestException as error:  # a URL requests cannot use, a broken answer
-            raise self.error(f"{self.label}: {method} {url} failed: {network_reason(error)}") from None
+        return answer(self._session, method, url, self.timeout, f"{self.label}: {method} {url}", self.error,
+                      **kwargs)
 
     def error(self, message: str, kind: type[PlatformError] = PlatformError, **kwargs: Any) -> PlatformError:
         """`kind(message)` on one line, cut to a readable length, with every secret replaced by ***."""
@@ -64,6 +56,21 @@ class SignedApi:
 
     def close(self) -> None:
         self._session.close()
+
+
+def answer(session: requests.Session, method: str, url: str, timeout: float, where: str,
+           error: Callable[..., PlatformError], **kwargs: Any) -> requests.Response:
+    """`session.request(...)`, whatever the status; when no answer came, `error(message, transient=...)` raised:
+    transient for a timeout or a dropped connection (the request may have been carried out, a post published,
+    so the run looks it up), not for a URL requests cannot use."""
+    try:
+        return session.request(method, url, timeout=timeout, **kwargs)
+    except requests.Timeout:
+        raise error(f"{where}: no answer within {timeout:g} s", transient=True) from None
+    except (requests.ConnectionError, requests.exceptions.ChunkedEncodingError) as failure:
+        raise error(f"{where} failed: {network_reason(failure)}", transient=True) from None
+    except requests.RequestException as failure:  # a URL requests cannot use, a broken answer
+        raise error(f"{where} failed: {network_reason(failure)}") from None
 
 
 class RateLimit(NamedTuple):

@@ -41,8 +41,8 @@ import requests
 from lorecast.errors import AuthRefused, PlatformError, RateLimited
 from poster.credentials import one_line
 from poster.platforms.base import Draft, Engagement, Platform
-from poster.platforms.http import RateLimit, header_number, resets
-from poster.responses import excerpt, json_body, network_reason
+from poster.platforms.http import RateLimit, answer, header_number, resets
+from poster.responses import excerpt, json_body
 from textrules.forms import platform_form
 
 VISIBILITIES = ("public", "unlisted", "private", "direct")
@@ -198,17 +198,9 @@ class MastodonPlatform(Platform):
 
     def _send(self, method: str, path: str, missing_ok: bool, **kwargs: Any) -> Any:
         """The JSON body of a 2xx answer; None for a 404 when `missing_ok`; the mapped PlatformError otherwise."""
-        url, where = self.instance_url + path, f"{method} {path}"
-        try:
-            response = self._session.request(method, url, timeout=self.timeout, **kwargs)
-        except requests.Timeout:
-            # The request may have been carried out (a status published): transient, and the run looks it up.
-            raise self._error(f"{self.host} did not answer {where} within {self.timeout:g} s",
-                              transient=True) from None
-        except (requests.ConnectionError, requests.exceptions.ChunkedEncodingError) as error:
-            raise self._error(f"{self.host}: {where} failed: {network_reason(error)}", transient=True) from None
-        except requests.RequestException as error:  # a URL requests cannot use, a broken answer
-            raise self._error(f"{self.host}: {where} failed: {network_reason(error)}") from None
+        where = f"{method} {path}"
+        response = answer(self._session, method, self.instance_url + path, self.timeout, f"{self.host}: {where}",
+                          self._error, **kwargs)
         self._note_rate_limit(response)
         document = json_body(response)
         status = response.status_code

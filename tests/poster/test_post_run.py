@@ -243,7 +243,7 @@ def test_a_post_that_timed_out_stays_unresolved_until_a_later_run_finds_it(env, 
     # finds nothing. That is no proof it failed: the row stays unknown and its text blocked.
     platform_server.inject("twitter", "^/2/tweets$", LateAccept(2))
     code, _, err = lorecast("post", "twitter", "--timeout", "1")
-    assert code == 1 and "did not answer" in err and "later runs look again" in err, err
+    assert code == 1 and "no answer within 1 s" in err and "later runs look again" in err, err
     [row] = ledger_rows(env)
     assert row.state == "unknown"
     wait_for(lambda: platform_server.posts("twitter"))  # the tweet is out after all
