@@ -60,3 +60,14 @@ def _chain(error: BaseException) -> list[BaseException]:
         nested = [getattr(current, "reason", None), current.__cause__, current.__context__, *current.args]
         stack.extend(item for item in nested if isinstance(item, BaseException))
     return found
+
+
+def string_field(obj: Any, key: str) -> str | None:
+    """A non-empty string field of a JSON object (the platforms' ids are strings), None when absent or not one."""
+    value = obj.get(key) if isinstance(obj, dict) else None
+    return value if isinstance(value, str) and value else None
+
+
+def count(value: Any) -> int | None:
+    """A JSON count: a non-negative integer (a bool is none), else None."""
+    return value if isinstance(value, int) and not isinstance(value, bool) and value >= 0 else None

@@ -47,7 +47,7 @@ from poster.bluesky_text import link_facets, too_long
 from poster.credentials import one_line
 from poster.platforms.base import Draft, Engagement, Platform
 from poster.platforms.http import answer, header_number, resets
-from poster.responses import excerpt, json_body
+from poster.responses import count, excerpt, json_body
 
 COLLECTION = "app.bsky.feed.post"
 ENGAGEMENT_BATCH = 25  # uris per getPosts: the lexicon's maximum
@@ -253,9 +253,8 @@ def _iso(draft: Draft) -> str:
 
 
 def _engagement(view: dict[str, Any]) -> Engagement:
-    def count(key: str) -> int:
-        value = view.get(key)
-        return value if isinstance(value, int) and not isinstance(value, bool) else 0
+    def number(key: str) -> int:
+        return count(view.get(key)) or 0
 
-    return Engagement(likes=count("likeCount"), reposts=count("repostCount"), replies=count("replyCount"),
-                      quotes=count("quoteCount"))
+    return Engagement(likes=number("likeCount"), reposts=number("repostCount"), replies=number("replyCount"),
+                      quotes=number("quoteCount"))

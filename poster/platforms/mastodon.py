@@ -42,7 +42,7 @@ from lorecast.errors import AuthRefused, PlatformError, RateLimited
 from poster.credentials import one_line
 from poster.platforms.base import Draft, Engagement, Platform
 from poster.platforms.http import RateLimit, answer, header_number, resets
-from poster.responses import excerpt, json_body
+from poster.responses import count, excerpt, json_body, string_field
 from textrules.forms import platform_form
 
 VISIBILITIES = ("public", "unlisted", "private", "direct")
@@ -100,7 +100,7 @@ class MastodonPlatform(Platform):
     def post(self, draft: Draft) -> str:
         document = self._call("POST", "/api/v1/statuses", json={"status": draft.text, "visibility": self.visibility},
                               headers={"Idempotency-Key": idempotency_key(draft)})
-        status_id = _field(document, "id")
+        status_id = string_field(document, "id")
         if status_id is None:
             # The instance took the request but does not say as what: the status may be out, so the run must look.
             raise self._error(f"{self.host} answered POST /api/v1/statuses without a status id", transient=True)
@@ -116,11 +116,11 @@ class MastodonPlatform(Platform):
             for status in page:
                 content = status.get("content")
                 if isinstance(content, str) and platform_form(html_to_text(content)) in wanted:
-                    return _field(status, "id")
+                    return string_field(status, "id")
             created = [_created_at(status) for status in page]
             if not page or any(when is not None and when < oldest for when in created):
                 return None  # reached statuses older than the draft: it is not there
-            last_id = _field(page[-1], "id")
+            last_id = string_field(page[-1], "id")
             if last_id is None:
                 break
             params = {**params, "max_id": last_id}
@@ -133,7 +133,7 @@ class MastodonPlatform(Platform):
         for start in range(0, len(unique), ENGAGEMENT_BATCH):
             batch = unique[start:start + ENGAGEMENT_BATCH]
             for status in self._statuses(batch):
-                status_id = _field(status, "id")
+                status_id = string_field(status, "id")
                 if status_id in batch:
                     counts[status_id] = _engagement(status)
         return counts
@@ -146,7 +146,7 @@ class MastodonPlatform(Platform):
     def _me(self) -> tuple[str, str]:
         if self._account is None:
             document = self._call("GET", "/api/v1/accounts/verify_credentials")
-            account_id, acct = _field(document, "id"), _field(document, "acct")
+            account_id, acct = string_field(document, "id"), string_field(document, "acct")
             if account_id is None or acct is None:
                 raise self._error(f"{self.host} answered GET /api/v1/accounts/verify_credentials without the "
                                   "account's id and acct")
@@ -162,9 +162,9 @@ class MastodonPlatform(Platform):
             configuration = document.get("configuration")
             statuses = configuration.get("statuses") if isinstance(configuration, dict) else None
             statuses = statuses if isinstance(statuses, dict) else {}
-            self._limits = (_count(statuses.get("max_characters")) or _count(document.get("max_toot_chars"))
+            self._limits = (count(statuses.get("max_characters")) or count(document.get("max_toot_chars"))
                             or DEFAULT_MAX_CHARACTERS,
-                            _count(statuses.get("characters_reserved_per_url")) or DEFAULT_URL_CHARACTERS)
+                            count(statuses.get("characters_reserved_per_url")) or DEFAULT_URL_CHARACTERS)
         return self._limits
 
     def _statuses(self, batch: list[str]) -> list[dict[str, Any]]:
@@ -349,13 +349,9 @@ def error_reason(document: Any) -> str | None:
 
 
 def _engagement(status: dict[str, Any]) -> Engagement:
-    return Engagement(likes=_count(status.get("favourites_count")) or 0,
-                      reposts=_count(status.get("reblogs_count")) or 0,
-                      replies=_count(status.get("replies_count")) or 0)
-
-
-def _count(value: Any) -> int | None:
-    return value if isinstance(value, int) and not isinstance(value, bool) and value >= 0 else None
+    return Engagement(likes=count(status.get("favourites_count")) or 0,
+                      reposts=count(status.get("reblogs_count")) or 0,
+                      replies=count(status.get("replies_count")) or 0)
 
 
 def _created_at(status: dict[str, Any]) -> datetime | None:
@@ -374,12 +370,6 @@ def _iso_time(text: str) -> datetime | None:
     except ValueError:
         return None
     return when if when.tzinfo is not None else None
-
-
-def _field(obj: Any, key: str) -> str | None:
-    """A string field of a JSON object (Mastodon's ids are strings), None when absent or not a string."""
-    value = obj.get(key) if isinstance(obj, dict) else None
-    return value if isinstance(value, str) and value else None
 
 
 def _shape(document: Any) -> str:

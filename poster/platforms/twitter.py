@@ -41,7 +41,7 @@ from poster.costs import Bill, Meter
 from poster.credentials import OAuth1Credentials
 from poster.platforms.base import Draft, Engagement, Platform
 from poster.platforms.http import RateLimit, SignedApi, header_number, resets
-from poster.responses import excerpt, json_body
+from poster.responses import count, excerpt, json_body, string_field
 from poster.twitter_text import INVALID_CHARACTERS, MAX_WEIGHTED_LENGTH, has_link, weighted_length
 from textrules.forms import platform_form
 
@@ -87,7 +87,7 @@ class TwitterPlatform(Platform):
         with self._bill("post_with_link" if has_link(draft.text) else "post") as bill:
             bill.units = 1  # billed once sent, even when the answer is lost
             document = self._call("POST", "/2/tweets", json={"text": draft.text})
-        post_id = _field(document.get("data"), "id")
+        post_id = string_field(document.get("data"), "id")
         if post_id is None:
             # X took the request but the answer does not say as what: the post may be out, so the run must look.
             raise self._api.error(f"X answered POST /2/tweets without a post id: {_shape(document)}",
@@ -105,8 +105,8 @@ class TwitterPlatform(Platform):
                 bill.units = len(_list(document, "data"))
             for item in _list(document, "data"):
                 if platform_form(_sent_text(item)) == wanted:
-                    return _field(item, "id")
-            next_token = _field(document.get("meta"), "next_token")
+                    return string_field(item, "id")
+            next_token = string_field(document.get("meta"), "next_token")
             if next_token is None:
                 return None
             params["pagination_token"] = next_token
@@ -124,7 +124,7 @@ class TwitterPlatform(Platform):
                                       params={"ids": ",".join(batch), "tweet.fields": "public_metrics"})
                 bill.units = len(_list(document, "data"))
             for item in _list(document, "data"):  # ids X no longer has come under "errors": left out
-                post_id, metrics = _field(item, "id"), item.get("public_metrics")
+                post_id, metrics = string_field(item, "id"), item.get("public_metrics")
                 if post_id is not None and isinstance(metrics, dict):
                     counts[post_id] = _engagement(metrics)
         return counts
@@ -136,7 +136,7 @@ class TwitterPlatform(Platform):
         if self._user is None:
             with self._bill("read") as bill:
                 data = self._call("GET", "/2/users/me").get("data")
-                user_id, username = _field(data, "id"), _field(data, "username")
+                user_id, username = string_field(data, "id"), string_field(data, "username")
                 if user_id is None or username is None:
                     raise self._api.error("X answered GET /2/users/me without the user's id and username")
                 self._user = (user_id, username)
@@ -209,23 +209,12 @@ def _sent_text(item: dict[str, Any]) -> str:
 
 
 def _engagement(metrics: dict[str, Any]) -> Engagement:
-    def count(key: str) -> int:
-        value = metrics.get(key)
-        return value if isinstance(value, int) and not isinstance(value, bool) else 0
+    def number(key: str) -> int:
+        return count(metrics.get(key)) or 0
 
-    impressions = metrics.get("impression_count")
-    return Engagement(
-        likes=count("like_count"), reposts=count("retweet_count"), replies=count("reply_count"),
-        quotes=count("quote_count"),
-        impressions=impressions if isinstance(impressions, int) and not isinstance(impressions, bool) else None,
-    )
+    return Engagement(likes=number("like_count"), reposts=number("retweet_count"), replies=number("reply_count"),
+                      quotes=number("quote_count"), impressions=count(metrics.get("impression_count")))
 
-
-
-def _field(obj: Any, key: str) -> str | None:
-    """A string field of a JSON object (ids are strings in X's v2 API), None when absent or not a string."""
-    value = obj.get(key) if isinstance(obj, dict) else None
-    return value if isinstance(value, str) and value else None
 
 
 def _list(document: dict[str, Any], key: str) -> list[dict[str, Any]]:
