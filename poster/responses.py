@@ -1,5 +1,6 @@
-"""Reading what an HTTP exchange went wrong with, for one-line errors: shared by the inference client and the
-platform clients."""
+"""Reading HTTP answers, shared by the inference client and the platform clients: a body as JSON, what an
+exchange went wrong with (for one-line errors), and the fields of a JSON answer that a client must not trust
+blindly (a string id, a count)."""
 
 from __future__ import annotations
 
