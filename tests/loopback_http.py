@@ -15,7 +15,7 @@ import threading
 from dataclasses import dataclass, field
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any, NamedTuple, Self
+from typing import Any, NamedTuple, TypeVar
 
 
 class Request(NamedTuple):
@@ -32,6 +32,9 @@ class Reply:
     body: Any  # a str is sent as is (with content_type), anything else as JSON
     content_type: str = "application/json; charset=utf-8"
     headers: dict[str, str] = field(default_factory=dict)
+
+
+_Server = TypeVar("_Server", bound="LoopbackServer")  # typing.Self is Python 3.11+; this project runs on 3.10
 
 
 class LoopbackServer:
@@ -53,7 +56,7 @@ class LoopbackServer:
     def _answer(self, request: Request) -> tuple[Any, float]:
         raise NotImplementedError
 
-    def __enter__(self) -> Self:
+    def __enter__(self: _Server) -> _Server:
         self._thread.start()
         return self
 

@@ -32,8 +32,9 @@ Test controls: `.posts()` (Record(rkey, uri, text, facets, created_at, counts), 
 issued so far stops working, as when the app password is revoked), `.inject(path_regex, fault, times=1)` with
 the faults of platform_server.faults: a request whose path (e.g. "/xrpc/com.atproto.repo.createRecord") matches
 and whose token checked out takes the first matching fault: Status(n) answers n instead (nothing happens),
-RateLimit(s) 429 resetting in s seconds, Slow(s) does the work and answers s seconds later, DropAfterAccept()
-does the work and closes the connection without an answer.
+RateLimit(s) 429 resetting in s seconds, Slow(s) does the work and answers s seconds later, LateAccept(s) waits s
+seconds and only then does the work and answers, DropAfterAccept() does the work and closes the connection without
+an answer.
 """
 
 from __future__ import annotations
@@ -54,7 +55,7 @@ from urllib.parse import parse_qs, urlsplit
 import regex
 from loopback_http import LoopbackServer, Reply, Request
 from platform_server.base import Window
-from platform_server.faults import DropAfterAccept, Fault, RateLimit, Slow, Status
+from platform_server.faults import DropAfterAccept, Fault, LateAccept, RateLimit, Slow, Status
 
 from poster.tid import is_tid, tid
 
@@ -131,7 +132,7 @@ class BlueskyServer(LoopbackServer):
             self._revoked_before = time.time()
 
     def inject(self, path_regex: str, fault: Fault, times: int = 1) -> None:
-        if not isinstance(fault, (Status, RateLimit, Slow, DropAfterAccept)):
+        if not isinstance(fault, (Status, RateLimit, Slow, LateAccept, DropAfterAccept)):
             raise ValueError(f"Bluesky has no {type(fault).__name__} fault")
         with self._lock:
             self._faults.extend([(re.compile(path_regex), fault)] * times)
@@ -191,6 +192,14 @@ class BlueskyServer(LoopbackServer):
             except _XrpcError as error:
                 return error.reply, 0.0
 
+    def _handled_late(self, handler, arguments, headers) -> Reply:
+        """A request handled only now (LateAccept), under the lock as any other."""
+        with self._lock:
+            try:
+                return handler(self, arguments, headers)
+            except _XrpcError as error:
+                return error.reply
+
     def _route(self, method: str, path: str, query: dict[str, list[str]], headers: dict[str, str],
                body: bytes) -> tuple[Reply | None, float]:
         public_appview = path.startswith("/appview/")
@@ -219,6 +228,8 @@ class BlueskyServer(LoopbackServer):
             document = self._json(body, headers, expected=needs != "refresh")
         else:
             document = None
+        if isinstance(fault, LateAccept):
+            return lambda: self._handled_late(handler, document if method == "POST" else query, headers), fault.seconds
         reply = handler(self, document if method == "POST" else query, headers)
         if isinstance(fault, DropAfterAccept):
             return None, 0.0

@@ -53,6 +53,7 @@ token checks passed (any request, for /oauth/...) and whose path (no query) matc
     Status(503)        that status with {"error": ...} instead of handling the request
     RateLimit(30)      429 with X-RateLimit-Remaining 0 and a Reset 30 s from now
     Slow(2.0)          handles the request at once (a status IS created), answers 2 s later
+    LateAccept(2.0)    waits 2 s, then handles the request (the status is created only then), then answers
     DropAfterAccept()  handles the request, then closes the connection without an answer
 
 Inspection and controls: `server.posts()` (Posted: id, text, visibility, idempotency_key, created_at, counts;
@@ -78,7 +79,7 @@ from typing import Any, NamedTuple
 from urllib.parse import parse_qs, urlencode, urlsplit
 
 from loopback_http import LoopbackServer, Reply, Request
-from platform_server.faults import DropAfterAccept, Fault, RateLimit, Slow, Status
+from platform_server.faults import DropAfterAccept, Fault, LateAccept, RateLimit, Slow, Status
 
 OOB = "urn:ietf:wg:oauth:2.0:oob"
 URL_CHARACTERS = 23
@@ -223,6 +224,13 @@ class MastodonServer(LoopbackServer):
 
     # --- answering
 
+    def _handled_late(self, handler, params, headers, token, args, rate_headers) -> Reply:
+        """A request handled only now (LateAccept), under the lock as any other."""
+        with self._lock:
+            reply = handler(self, params, headers, token, *args)
+        reply.headers.update(rate_headers)
+        return reply
+
     def _answer(self, request: Request) -> tuple[Reply | None, float]:
         """The reply (None: drop the connection) and how long to hold it back."""
         method, target, headers, body = request.method, request.target, request.headers, request.body
@@ -251,6 +259,8 @@ class MastodonServer(LoopbackServer):
                 return Reply(429, {"error": "Too many requests"}, headers={
                     "X-RateLimit-Limit": str(self.rate_limit), "X-RateLimit-Remaining": "0",
                     "X-RateLimit-Reset": reset}), 0.0
+            if isinstance(fault, LateAccept):
+                return lambda: self._handled_late(handler, params, headers, token, args, rate_headers), fault.seconds
             if isinstance(fault, Status):
                 reply = Reply(fault.status, {"error": f"injected HTTP {fault.status}"})
             else:
