@@ -31,6 +31,7 @@ import click
 
 from poster.commands.auth_bluesky import bluesky_command
 from poster.commands.auth_mastodon import mastodon_command
+from poster.commands.env_lines import print_env_lines
 from poster.commands.options import API_URLS, stack_options
 from poster.env_file import DotEnvGroup
 
@@ -152,16 +153,7 @@ def _require_keys(platform: str, label: str, consumer_key: str | None, consumer_
 
 def _print_token(platform: str, consumer_key: str, consumer_secret: str, token: AccessToken) -> None:
     """The .env lines on stdout; who authorized and the Kubernetes hint on stderr."""
-    env = f"LORECAST_{platform.upper()}"
     if token.screen_name:
         click.echo(f"Authorized as @{token.screen_name}.", err=True)
-    click.echo(f"Put these lines in .env (or append them: `lorecast auth {platform} >> .env`):", err=True)
-    for part, value in (("CONSUMER_KEY", consumer_key), ("CONSUMER_SECRET", consumer_secret),
-                        ("ACCESS_TOKEN", token.token), ("ACCESS_SECRET", token.secret)):
-        click.echo(f"{env}_{part}={value}")
-    click.echo(
-        f"For Kubernetes, save them to {platform}.env, run\n"
-        f"  lorecast k8s secret --from-env {platform}.env --platform {platform} | kubectl apply -f -\n"
-        "and delete the file.",
-        err=True,
-    )
+    print_env_lines(platform, (("CONSUMER_KEY", consumer_key), ("CONSUMER_SECRET", consumer_secret),
+                               ("ACCESS_TOKEN", token.token), ("ACCESS_SECRET", token.secret)))

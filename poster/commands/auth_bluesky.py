@@ -13,6 +13,7 @@ import re
 
 import click
 
+from poster.commands.env_lines import print_env_lines
 from poster.commands.options import ledger_option
 
 DEFAULT_SERVICE = "https://bsky.social"
@@ -51,12 +52,7 @@ def _auth_bluesky(service_url: str, handle: str | None, app_password: str | None
     finally:
         xrpc.close()
     click.echo(f"Signed in as {record.handle} ({record.did}); the session is in {path}", err=True)
-    click.echo("Put these lines in .env (or append them: `lorecast auth bluesky >> .env`):", err=True)
-    for name, value in (("SERVICE", service_url), ("HANDLE", handle), ("APP_PASSWORD", app_password)):
-        click.echo(f"LORECAST_BLUESKY_{name}={value}")
-    click.echo("For Kubernetes, save them to bluesky.env, run\n"
-               "  lorecast k8s secret --from-env bluesky.env --platform bluesky | kubectl apply -f -\n"
-               "and delete the file.", err=True)
+    print_env_lines("bluesky", (("SERVICE", service_url), ("HANDLE", handle), ("APP_PASSWORD", app_password)))
 
 
 bluesky_command = click.command("bluesky")(

@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import click
 
+from poster.commands.env_lines import print_env_lines
+
 _ENV = "LORECAST_MASTODON"
 
 
@@ -60,16 +62,8 @@ def _mastodon(instance_url: str, client_id: str | None, client_secret: str | Non
     finally:
         platform.close()
     click.echo(f"Authorized as @{acct}.", err=True)
-    click.echo("Put these lines in .env (or append them: `lorecast auth mastodon >> .env`):", err=True)
-    for part, value in (("INSTANCE", instance_url), ("ACCESS_TOKEN", token.access_token),
-                        ("CLIENT_ID", app.client_id), ("CLIENT_SECRET", app.client_secret)):
-        click.echo(f"{_ENV}_{part}={value}")
-    click.echo(
-        "For Kubernetes, save them to mastodon.env, run\n"
-        "  lorecast k8s secret --from-env mastodon.env --platform mastodon | kubectl apply -f -\n"
-        "and delete the file.",
-        err=True,
-    )
+    print_env_lines("mastodon", (("INSTANCE", instance_url), ("ACCESS_TOKEN", token.access_token),
+                                 ("CLIENT_ID", app.client_id), ("CLIENT_SECRET", app.client_secret)))
 
 
 mastodon_command = click.command("mastodon")(_mastodon)
