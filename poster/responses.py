@@ -72,3 +72,10 @@ def string_field(obj: Any, key: str) -> str | None:
 def count(value: Any) -> int | None:
     """A JSON count: a non-negative integer (a bool is none), else None."""
     return value if isinstance(value, int) and not isinstance(value, bool) and value >= 0 else None
+
+
+def shape(document: Any) -> str:
+    """What a JSON answer is, for an error line about one that is not what was asked for (keys, never values)."""
+    if isinstance(document, dict):
+        return "an object with keys " + ", ".join(sorted(document)) if document else "an empty object"
+    return f"a JSON {type(document).__name__}"

@@ -42,7 +42,7 @@ from lorecast.errors import AuthRefused, PlatformError, RateLimited
 from poster.credentials import one_line
 from poster.platforms.base import Draft, Engagement, Platform
 from poster.platforms.http import RateLimit, answer, header_number, resets
-from poster.responses import count, excerpt, json_body, string_field
+from poster.responses import count, excerpt, json_body, shape, string_field
 from textrules.forms import platform_form
 
 VISIBILITIES = ("public", "unlisted", "private", "direct")
@@ -184,7 +184,7 @@ class MastodonPlatform(Platform):
         if document is None:
             return None  # type: ignore[return-value]  # 404 with missing_ok
         if not isinstance(document, list):
-            raise self._error(f"{self.host} answered {method} {path} with {_shape(document)}, not a JSON list")
+            raise self._error(f"{self.host} answered {method} {path} with {shape(document)}, not a JSON list")
         return [item for item in document if isinstance(item, dict)]
 
     def _call(self, method: str, path: str, missing_ok: bool = False, **kwargs: Any) -> dict[str, Any]:
@@ -192,7 +192,7 @@ class MastodonPlatform(Platform):
         if document is None:
             return None  # type: ignore[return-value]  # 404 with missing_ok
         if not isinstance(document, dict):
-            raise self._error(f"{self.host} answered {method} {path} with {_shape(document)}, not a JSON object",
+            raise self._error(f"{self.host} answered {method} {path} with {shape(document)}, not a JSON object",
                               transient=method == "POST")  # a status may be out: let the run look
         return document
 
@@ -370,9 +370,3 @@ def _iso_time(text: str) -> datetime | None:
     except ValueError:
         return None
     return when if when.tzinfo is not None else None
-
-
-def _shape(document: Any) -> str:
-    if isinstance(document, dict):
-        return "an object with keys " + ", ".join(sorted(document)) if document else "an empty object"
-    return f"a JSON {type(document).__name__}"

@@ -41,7 +41,7 @@ from poster.costs import Bill, Meter
 from poster.credentials import OAuth1Credentials
 from poster.platforms.base import Draft, Engagement, Platform
 from poster.platforms.http import RateLimit, SignedApi, header_number, resets
-from poster.responses import count, excerpt, json_body, string_field
+from poster.responses import count, excerpt, json_body, shape, string_field
 from poster.twitter_text import INVALID_CHARACTERS, MAX_WEIGHTED_LENGTH, has_link, weighted_length
 from textrules.forms import platform_form
 
@@ -90,7 +90,7 @@ class TwitterPlatform(Platform):
         post_id = string_field(document.get("data"), "id")
         if post_id is None:
             # X took the request but the answer does not say as what: the post may be out, so the run must look.
-            raise self._api.error(f"X answered POST /2/tweets without a post id: {_shape(document)}",
+            raise self._api.error(f"X answered POST /2/tweets without a post id: {shape(document)}",
                                   transient=True)
         return post_id
 
@@ -220,7 +220,3 @@ def _engagement(metrics: dict[str, Any]) -> Engagement:
 def _list(document: dict[str, Any], key: str) -> list[dict[str, Any]]:
     value = document.get(key)
     return [item for item in value if isinstance(item, dict)] if isinstance(value, list) else []
-
-
-def _shape(document: dict[str, Any]) -> str:
-    return "keys " + ", ".join(sorted(document)) if document else "an empty object"
