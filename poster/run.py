@@ -110,8 +110,8 @@ def resolve_unresolved(platform: Platform, ledger: Ledger, options: PostOptions,
             ledger.mark_posted(row.id, remote_id)
             summary.resolved += 1
             say(f"resolved post {row.id} of an earlier run: it is on {platform.name} as {remote_id}")
-        elif _age_s(row) >= options.settle_after_s:
-            ledger.mark_failed(row.id, f"not on {platform.name} {_age_s(row) / 60:.0f} min after it was sent")
+        elif (age_s := _age_s(row)) >= options.settle_after_s:
+            ledger.mark_failed(row.id, f"not on {platform.name} {age_s / 60:.0f} min after it was sent")
             summary.resolved += 1
             say(f"resolved post {row.id} of an earlier run: never published, marked failed")
         else:

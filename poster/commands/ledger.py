@@ -56,9 +56,8 @@ def list_command(ledger_path: str, platform: str | None, state: str | None, limi
     with Ledger(ledger_path, create=False) as ledger:
         # The posts that need a person's eye come first, all of them: an unknown outcome blocks its text.
         unknown = ledger.posts(platform=platform, state="unknown") if state in (None, "unknown") else []
-        rows = [row for row in ledger.posts(platform=platform, state=state, limit=limit or None)
-                if row.state != "unknown"]
-        rows = unknown + rows
+        others = [] if state == "unknown" else ledger.posts(platform=platform, state=state, limit=limit or None)
+        rows = unknown + [row for row in others if row.state != "unknown"]
         metrics = ledger.latest_metrics(row.id for row in rows)
     if not rows:
         click.echo(f"no posts in {ledger_path}" + (" match" if platform or state else ""), err=True)
