@@ -48,6 +48,10 @@ from pathlib import Path
 from typing import Any
 
 from lorecast.errors import DuplicateText, LedgerBusy, LedgerError
+from poster.ledger_mentions import MentionLedger
+from poster.ledger_sql import filters as _filters
+from poster.ledger_sql import from_iso as _time
+from poster.ledger_sql import iso as _iso
 from poster.platforms.base import Engagement
 from poster.process_alive import pid_alive
 from textrules.forms import ledger_form
@@ -137,6 +141,42 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         )""",
         "CREATE INDEX calls_by_month ON calls (platform, at)",
     ),
+    (  # 3: replies: the mentions read, the cursors they were read up to, and each reply's link to its mention
+        """CREATE TABLE mentions (
+            id INTEGER PRIMARY KEY,
+            platform TEXT NOT NULL,
+            account TEXT NOT NULL,
+            mention_id TEXT NOT NULL,
+            author TEXT NOT NULL,
+            author_id TEXT NOT NULL,
+            text TEXT NOT NULL,
+            thread TEXT NOT NULL,
+            parent TEXT,
+            refs TEXT NOT NULL,
+            muted INTEGER NOT NULL,
+            mentioned_at TEXT NOT NULL,
+            state TEXT NOT NULL CHECK (state IN ('new', 'answered', 'skipped', 'failed')),
+            reason TEXT,
+            seen_at TEXT NOT NULL,
+            updated_at TEXT NOT NULL
+        )""",
+        "CREATE UNIQUE INDEX mentions_once ON mentions (platform, account, mention_id)",
+        "CREATE INDEX mentions_by_state ON mentions (platform, account, state, mentioned_at)",
+        "CREATE INDEX mentions_by_thread ON mentions (platform, account, thread)",
+        """CREATE TABLE cursors (
+            platform TEXT NOT NULL,
+            account TEXT NOT NULL,
+            kind TEXT NOT NULL,
+            value TEXT NOT NULL,
+            updated_at TEXT NOT NULL,
+            PRIMARY KEY (platform, account, kind)
+        )""",
+        "ALTER TABLE posts ADD COLUMN reply_to INTEGER REFERENCES mentions (id)",
+        # Two live replies to one mention are impossible, whatever the runs do.
+        """CREATE UNIQUE INDEX posts_one_reply ON posts (reply_to)
+            WHERE reply_to IS NOT NULL AND state IN ('pending', 'posted', 'unknown')""",
+        "CREATE INDEX posts_by_remote_id ON posts (platform, account, remote_id)",
+    ),
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 
@@ -157,6 +197,7 @@ class PostRow:
     created_at: datetime
     updated_at: datetime
     posted_at: datetime | None
+    reply_to: int | None = None  # the mention (its ledger row id) this post answers; None for a post of its own
 
 
 @dataclass(frozen=True)
@@ -180,7 +221,7 @@ def holder_id() -> str:
     return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:12]}"
 
 
-class Ledger:
+class Ledger(MentionLedger):
     """One connection to one ledger file; a context manager that closes it. Every write is its own transaction.
 
     `create=False` opens only an existing ledger (for reading it: `lorecast ledger list`); the default creates the
@@ -219,6 +260,9 @@ class Ledger:
 
     def close(self) -> None:
         self._db.close()
+
+    def _stamp(self) -> str:
+        return _iso(_now())
 
     # -- opening -------------------------------------------------------------------------------------------------
 
@@ -370,8 +414,10 @@ class Ledger:
         return bool(rows)
 
     def begin(self, platform: str, account: str, text: str, *, score: float | None, ranked_by: str | None,
-              rng_seed: int | None) -> int:
-        """Record `text` as pending before it is sent; its row id. DuplicateText when the account has it already."""
+              rng_seed: int | None, reply_to: int | None = None) -> int:
+        """Record `text` as pending before it is sent (a reply to the mention row `reply_to`, if given); its row id.
+        DuplicateText when the account has the text already, or the mention has a reply pending, posted or
+        unknown."""
         if not ledger_form(text):
             raise ValueError("a post's text must not be blank")
         key = text_key(text)
@@ -380,28 +426,33 @@ class Ledger:
             try:
                 cursor = self._db.execute(
                     "INSERT INTO posts (platform, account, text, text_key, state, score, ranked_by, rng_seed, "
-                    "created_at, updated_at) VALUES (?, ?, ?, ?, 'pending', ?, ?, ?, ?, ?)",
-                    (platform, account, text, key, score, ranked_by, rng_seed, now, now),
+                    "created_at, updated_at, reply_to) VALUES (?, ?, ?, ?, 'pending', ?, ?, ?, ?, ?, ?)",
+                    (platform, account, text, key, score, ranked_by, rng_seed, now, now, reply_to),
                 )
             except sqlite3.IntegrityError:
-                other_id, other_state = self._db.execute(
-                    "SELECT id, state FROM posts WHERE platform = ? AND account = ? AND text_key = ? "
-                    "AND state IN ('pending', 'posted', 'unknown')", (platform, account, key),
-                ).fetchone()
-                raise DuplicateText(
-                    f"{platform} account {account!r} already has this text ({other_state} post {other_id})"
-                ) from None
+                raise self._duplicate(platform, account, key, reply_to) from None
         assert cursor.lastrowid is not None
         return cursor.lastrowid
 
+    def _duplicate(self, platform: str, account: str, key: str, reply_to: int | None) -> DuplicateText:
+        live = "state IN ('pending', 'posted', 'unknown')"
+        row = self._db.execute(f"SELECT id, state FROM posts WHERE platform = ? AND account = ? AND text_key = ? "
+                               f"AND {live}", (platform, account, key)).fetchone()
+        if row is not None:
+            return DuplicateText(f"{platform} account {account!r} already has this text ({row[1]} post {row[0]})")
+        row = self._db.execute(f"SELECT id, state FROM posts WHERE reply_to = ? AND {live}", (reply_to,)).fetchone()
+        return DuplicateText(f"mention {reply_to} already has a reply ({row[1]} post {row[0]})")
+
     def mark_posted(self, post_id: int, remote_id: str) -> None:
-        """The pending (or unknown) post went out as `remote_id`."""
+        """The pending (or unknown) post went out as `remote_id`; a reply's mention is answered by it."""
         if not remote_id:
             raise ValueError("a posted post needs its remote id")
         now = _iso(_now())
         self._finish(post_id, "UPDATE posts SET state = 'posted', remote_id = ?, posted_at = ?, updated_at = ?, "
                               "reason = NULL WHERE id = ? AND state IN ('pending', 'unknown')",
-                     (remote_id, now, now, post_id))
+                     (remote_id, now, now, post_id),
+                     then=("UPDATE mentions SET state = 'answered', reason = NULL, updated_at = ? "
+                           "WHERE id = (SELECT reply_to FROM posts WHERE id = ?)", (now, post_id)))
 
     def mark_failed(self, post_id: int, reason: str) -> None:
         """The pending (or unknown) post did not go out, for `reason` (one line, no secrets); its text is free for a
@@ -415,9 +466,14 @@ class Ledger:
         self._finish(post_id, "UPDATE posts SET state = 'unknown', reason = ?, updated_at = ? "
                               "WHERE id = ? AND state IN ('pending', 'unknown')", (reason, _iso(_now()), post_id))
 
-    def _finish(self, post_id: int, update: str, parameters: tuple[Any, ...]) -> None:
+    def _finish(self, post_id: int, update: str, parameters: tuple[Any, ...],
+                then: tuple[str, tuple[Any, ...]] | None = None) -> None:
+        """`update` the post (and run `then` in the same transaction); LedgerError when the post is not there or
+        not pending or unknown."""
         with self._write():
             if self._db.execute(update, parameters).rowcount == 1:
+                if then is not None:
+                    self._db.execute(*then)
                 return
             row = self._db.execute("SELECT state FROM posts WHERE id = ?", (post_id,)).fetchone()
         if row is None:
@@ -546,25 +602,17 @@ def _advice(error: sqlite3.DatabaseError) -> str:
 
 
 _POST_COLUMNS = ("id, platform, account, text, text_key, state, remote_id, score, ranked_by, rng_seed, reason, "
-                 "created_at, updated_at, posted_at")
+                 "created_at, updated_at, posted_at, reply_to")
 _METRICS_COLUMNS = "m.post_id, m.fetched_at, m.likes, m.reposts, m.replies, m.quotes, m.impressions, m.total"
 _LATEST_METRICS_ROWID = ("SELECT rowid FROM metrics WHERE post_id = m.post_id "
                          "ORDER BY fetched_at DESC, rowid DESC LIMIT 1")
 _IDS_PER_QUERY = 500
 
 
-def _filters(prefix: str = "", **columns: str | None) -> tuple[str, list[Any]]:
-    """A WHERE clause (or "") over the columns given a value, each name after `prefix`, with its parameters."""
-    given = {name: value for name, value in columns.items() if value is not None}
-    if not given:
-        return "", []
-    return "WHERE " + " AND ".join(f"{prefix}{name} = ?" for name in given), list(given.values())
-
-
 def _post_row(row: tuple[Any, ...]) -> PostRow:
-    *fields, created_at, updated_at, posted_at = row
+    *fields, created_at, updated_at, posted_at, reply_to = row
     return PostRow(*fields, created_at=_time(created_at), updated_at=_time(updated_at),
-                   posted_at=_time(posted_at) if posted_at is not None else None)
+                   posted_at=_time(posted_at) if posted_at is not None else None, reply_to=reply_to)
 
 
 def _metrics_row(row: tuple[Any, ...]) -> MetricsRow:
@@ -574,17 +622,6 @@ def _metrics_row(row: tuple[Any, ...]) -> MetricsRow:
 
 def _now() -> datetime:
     return datetime.now(timezone.utc)
-
-
-def _iso(when: datetime) -> str:
-    """UTC ISO 8601 with microseconds: one fixed width, so text order is time order."""
-    if when.tzinfo is None or when.utcoffset() is None:
-        raise ValueError(f"the ledger stores aware datetimes only, got naive {when.isoformat()}")
-    return when.astimezone(timezone.utc).isoformat(timespec="microseconds")
-
-
-def _time(text: str) -> datetime:
-    return datetime.fromisoformat(text)
 
 
 def _gone(holder: str) -> bool:
