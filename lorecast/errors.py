@@ -82,6 +82,10 @@ class PlatformError(LorecastError):
         self.transient = transient
 
 
+class RepliesUnsupported(PlatformError):
+    """The platform cannot read mentions or reply (Tumblr, whose API does not expose a blog's asks)."""
+
+
 class DuplicatePost(PlatformError):
     """The platform refused the text as a duplicate of one it already has."""
 

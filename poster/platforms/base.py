@@ -12,6 +12,14 @@
     platform.engagement(ids) -> dict[str, Engagement]   current counts for posted ids (missing ids are left out)
     platform.close()                   end the platform's HTTP session
 
+Replies (a platform with `replies = True`; the others raise RepliesUnsupported, one line saying why):
+    platform.mentions(after) -> MentionPage   the posts that mention or answer the account newer than the cursor
+                                       `after` (None: the newest page only), oldest first, following the
+                                       platform's pagination back to the cursor (at most MENTION_PAGES pages)
+    platform.reply_text(mention, answer) -> str   the text of a reply: "@author answer" (what fits() must accept)
+    platform.post(draft)               with draft.reply_to set, publishes the reply in the mention's thread
+    platform.find(draft)               finds a reply the way it finds a post
+
 Errors (all PlatformError, one line, never containing a secret):
     DuplicatePost     the platform refuses the text as a duplicate of an earlier post
     RateLimited       reset_at: unix seconds when the limit resets (None when the platform does not say)
@@ -23,8 +31,36 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
+
+from lorecast.errors import RepliesUnsupported
+
+MENTION_PAGES = 10  # pages mentions() reads at most in one call; beyond them the oldest are left out (page.complete)
+
+
+@dataclass(frozen=True)
+class Mention:
+    """A post that mentions or answers the bot's account, as the platform gave it."""
+
+    id: str  # the platform's id of the post: X tweet id, Mastodon status id, Bluesky at:// URI
+    author: str  # its author's handle as the platform shows it, without "@" (X username, Mastodon acct, Bluesky handle)
+    author_id: str  # the author's stable id: X user id, Mastodon account id, Bluesky DID
+    text: str  # what they wrote, as plain text (Mastodon's HTML turned into text), @-mentions included
+    created_at: datetime  # aware
+    thread: str | None = None  # id of the thread's first post where the platform says (X conversation_id,
+    #                            Bluesky reply root URI); None when it does not (Mastodon) or the post starts one
+    parent: str | None = None  # id of the post it answers; None when it answers none
+    refs: dict[str, str] = field(default_factory=dict)  # what a reply in its thread needs beyond the id (Bluesky:
+    #                            cid, root_uri, root_cid; Mastodon: visibility); kept in the ledger as JSON
+    muted: bool = False  # the platform says the account mutes or blocks its author (or is blocked by them)
+
+
+@dataclass(frozen=True)
+class MentionPage:
+    mentions: list[Mention]  # oldest first
+    cursor: str | None  # the cursor to keep for the next call: the newest mention's (`after` when none is newer)
+    complete: bool = True  # False when MENTION_PAGES pages did not reach back to `after`: older ones were left out
 
 
 @dataclass(frozen=True)
@@ -34,6 +70,7 @@ class Draft:
     text: str
     key: str  # the row's idempotency key, a TID (poster/tid.py): the same on every retry and in every later run
     created_at: datetime  # when the row was written, before any send: a lookup need not look further back
+    reply_to: Mention | None = None  # the mention this text answers, in its thread; None for a post of its own
 
 
 @dataclass(frozen=True)
@@ -56,6 +93,7 @@ class Platform(ABC):
     name: str
     account: str
     idempotent_create: bool = False
+    replies: bool = False
 
     @abstractmethod
     def fits(self, text: str) -> str | None: ...
@@ -68,6 +106,12 @@ class Platform(ABC):
 
     @abstractmethod
     def engagement(self, ids: Sequence[str]) -> dict[str, Engagement]: ...
+
+    def mentions(self, after: str | None) -> MentionPage:
+        raise RepliesUnsupported(f"{self.name} cannot read mentions or reply")
+
+    def reply_text(self, mention: Mention, answer: str) -> str:
+        return f"@{mention.author} {answer}"
 
     def close(self) -> None:  # noqa: B027 - a platform without a session has nothing to close
         pass
