@@ -4,11 +4,21 @@
     x.fits(text)        None, or "301 weighted characters, X allows 280" (poster.twitter_text); a text with a
                         link is refused unless allow_links (X bills such a post about 13 times a plain one)
     x.post(draft)       POST /2/tweets {"text"}                 -> 201 {"data": {"id", "text"}}
-    x.account           GET /2/users/me                         -> {"data": {"id", "username", ...}}, once
+                        a reply (draft.reply_to): {"text", "reply": {"in_reply_to_tweet_id": mention id}}; X adds
+                        the thread's @mentions in front of the text where it does not start with them
+    x.account, x.own_id GET /2/users/me                         -> {"data": {"id", "username", ...}}, once
     x.find(draft)       GET /2/users/:id/tweets?max_results=100&start_time=(a minute before the draft's row was
-                        written)&tweet.fields=entities -> {"data": [{"id", "text", "entities"}, ...], "meta"}: only
-                        the posts since then, so a lookup reads (and costs) little; up to 5 pages, then "cannot
-                        tell"; links compared by their originals, as X shows every link as its t.co link
+                        written)&tweet.fields=entities,referenced_tweets -> {"data": [{"id", "text", "entities",
+                        "referenced_tweets"}, ...], "meta"}: only the posts since then, so a lookup reads (and
+                        costs) little; up to 5 pages, then "cannot tell"; links compared by their originals, as X
+                        shows every link as its t.co link. Replies are in (no exclude=replies): a reply is the
+                        post that answers the mention with the same text once leading @mentions are set aside
+    x.mentions(after)   GET /2/users/:id/mentions?since_id=after&max_results=100&expansions=author_id
+                        &user.fields=username&tweet.fields=author_id,conversation_id,created_at,referenced_tweets,
+                        in_reply_to_user_id -> {"data": [...], "includes": {"users": [{"id", "username"}]},
+                        "meta": {"newest_id", "next_token"}}: newest first, following next_token (pagination_token)
+                        back to `after`, at most MENTION_PAGES pages (after=None: the newest page only); the
+                        account's own posts are in too (author_id == own_id). X serves only the 800 newest.
     x.engagement(ids)   GET /2/tweets?ids=1,2,...&tweet.fields=public_metrics, 100 ids a request
                         -> {"data": [{"id", "public_metrics": {"like_count", "retweet_count", "reply_count",
                             "quote_count", "impression_count"}}], "errors": [...ids not found...]}
@@ -16,10 +26,12 @@
 
 Billing (poster/costs.py): every call goes through the meter first, which refuses (BudgetReached) a call that
 could pass a spending cap and records what it billed: a post ("post" or "post_with_link"), and each post or user
-object read ("read": the user lookup, the timeline lookup, the engagement reads).
+object read ("read": the user lookup, the timeline lookup, the engagement reads, each mention and each user
+object that comes with the mentions).
 
 Errors, from X's problem bodies {"title", "detail", "errors": [{"message"}]}:
     403 whose detail speaks of duplicate content -> DuplicatePost
+    403 "You attempted to reply to a Tweet that is deleted or not visible to you." -> PlatformError (not transient)
     401, other 403                               -> AuthRefused
     429                                          -> RateLimited(reset_at = x-rate-limit-reset, unix seconds)
     5xx, timeouts, dropped connections           -> PlatformError(transient=True)
@@ -30,8 +42,9 @@ from __future__ import annotations
 
 import contextlib
 import html
+import re
 from collections.abc import Sequence
-from datetime import timedelta, timezone
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
 import requests
@@ -39,7 +52,7 @@ import requests
 from lorecast.errors import AuthRefused, DuplicatePost, RateLimited
 from poster.costs import Bill, Meter
 from poster.credentials import OAuth1Credentials
-from poster.platforms.base import Draft, Engagement, Platform
+from poster.platforms.base import MENTION_PAGES, Draft, Engagement, Mention, MentionPage, Platform
 from poster.platforms.http import RateLimit, SignedApi, header_number, resets
 from poster.responses import count, excerpt, json_body, shape, string_field
 from poster.twitter_text import INVALID_CHARACTERS, MAX_WEIGHTED_LENGTH, has_link, weighted_length
@@ -49,10 +62,14 @@ ENGAGEMENT_BATCH = 100  # ids per GET /2/tweets: X's maximum
 TIMELINE_SCAN = 100  # posts per page of the timeline find() reads: X's max_results
 LOOKUP_PAGES = 5  # find() reads at most this many pages, then says it cannot tell
 LOOKUP_MARGIN = timedelta(minutes=1)  # find() reads from this long before the row was written (clock skew)
+MENTION_SCAN = 100  # mentions a page: X's max_results
+MENTION_FIELDS = "author_id,conversation_id,created_at,referenced_tweets,in_reply_to_user_id"
+_LEADING_MENTIONS = re.compile(r"(?:@\w{1,15}\s+)*", re.ASCII)  # the @usernames a text starts with
 
 
 class TwitterPlatform(Platform):
     name = "twitter"
+    replies = True
 
     def __init__(self, credentials: OAuth1Credentials, api_url: str = "https://api.x.com",
                  timeout: float = 30.0, meter: Meter | None = None, allow_links: bool = False) -> None:
@@ -70,6 +87,10 @@ class TwitterPlatform(Platform):
     def account(self) -> str:
         return self._me()[1]
 
+    @property
+    def own_id(self) -> str:
+        return self._me()[0]
+
     def fits(self, text: str) -> str | None:
         if not text.strip():
             return "empty text"
@@ -84,9 +105,12 @@ class TwitterPlatform(Platform):
         return None
 
     def post(self, draft: Draft) -> str:
+        body: dict[str, Any] = {"text": draft.text}
+        if draft.reply_to is not None:
+            body["reply"] = {"in_reply_to_tweet_id": draft.reply_to.id}
         with self._bill("post_with_link" if has_link(draft.text) else "post") as bill:
             bill.units = 1  # billed once sent, even when the answer is lost
-            document = self._call("POST", "/2/tweets", json={"text": draft.text})
+            document = self._call("POST", "/2/tweets", json=body)
         post_id = string_field(document.get("data"), "id")
         if post_id is None:
             # X took the request but the answer does not say as what: the post may be out, so the run must look.
@@ -97,14 +121,15 @@ class TwitterPlatform(Platform):
     def find(self, draft: Draft) -> str | None:
         user_id = self._me()[0]
         since = (draft.created_at - LOOKUP_MARGIN).astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
-        params: dict[str, Any] = {"max_results": TIMELINE_SCAN, "start_time": since, "tweet.fields": "entities"}
-        wanted = platform_form(draft.text)
+        # No exclude=replies: the timeline must hold the account's replies too.
+        params: dict[str, Any] = {"max_results": TIMELINE_SCAN, "start_time": since,
+                                  "tweet.fields": "entities,referenced_tweets"}
         for _ in range(LOOKUP_PAGES):
             with self._bill("read", at_most=TIMELINE_SCAN) as bill:
                 document = self._call("GET", f"/2/users/{user_id}/tweets", params=params)
                 bill.units = len(_list(document, "data"))
             for item in _list(document, "data"):
-                if platform_form(_sent_text(item)) == wanted:
+                if _is_sent(item, draft):
                     return string_field(item, "id")
             next_token = string_field(document.get("meta"), "next_token")
             if next_token is None:
@@ -113,6 +138,40 @@ class TwitterPlatform(Platform):
         # Not transient: reading the same pages again (and paying for them) would tell no more.
         raise self._api.error(f"X: the post was not among the {LOOKUP_PAGES * TIMELINE_SCAN} newest since its row "
                               "was written; cannot tell whether it is out")
+
+    def mentions(self, after: str | None) -> MentionPage:
+        user_id = self._me()[0]
+        params: dict[str, Any] = {"max_results": MENTION_SCAN, "tweet.fields": MENTION_FIELDS,
+                                  "expansions": "author_id", "user.fields": "username"}
+        if after is not None:
+            params["since_id"] = after
+        found: dict[str, Mention] = {}
+        newest: str | None = None
+        for _ in range(MENTION_PAGES if after is not None else 1):
+            with self._bill("read", at_most=2 * MENTION_SCAN) as bill:  # each post and each user object read
+                document = self._call("GET", f"/2/users/{user_id}/mentions", params=params)
+                includes = document.get("includes")
+                users = _list(includes, "users") if isinstance(includes, dict) else []
+                bill.units = len(_list(document, "data")) + len(users)
+            names = {string_field(user, "id"): string_field(user, "username") for user in users}
+            for item in _list(document, "data"):
+                mention = _mention(item, names)
+                if mention is not None:
+                    found.setdefault(mention.id, mention)
+            meta = document.get("meta")
+            newest = newest or string_field(meta, "newest_id")
+            next_token = string_field(meta, "next_token")
+            if next_token is None:
+                return self._page(found, newest, after, complete=True)
+            params["pagination_token"] = next_token
+        # More pages were left: older mentions are left out, unless after=None, which asks for the newest page only.
+        return self._page(found, newest, after, complete=after is None)
+
+    @staticmethod
+    def _page(found: dict[str, Mention], newest: str | None, after: str | None, complete: bool) -> MentionPage:
+        mentions = sorted(found.values(), key=lambda mention: (len(mention.id), mention.id))  # X's ids grow with time
+        cursor = newest or (mentions[-1].id if mentions else after)
+        return MentionPage(mentions, cursor, complete)
 
     def engagement(self, ids: Sequence[str]) -> dict[str, Engagement]:
         counts: dict[str, Engagement] = {}
@@ -168,6 +227,9 @@ class TwitterPlatform(Platform):
                                   reset_at=reset_at)
         if status == 403 and "duplicate" in detail.lower():
             raise self._api.error(f"X refused the post as a duplicate: {detail}", DuplicatePost)
+        if status == 403 and "reply to a tweet that is deleted or not visible" in detail.lower():
+            # The mention is gone (or its author hides it from the account): the credentials are fine.
+            raise self._api.error(f"X refused the reply, as the post it answers is gone: {detail}")
         if status in (401, 403):
             raise self._api.error(f"X refused {where} (HTTP {status}): {detail}; check the app's keys and its "
                                   "read and write permission, and the access token (`lorecast auth twitter`)",
@@ -194,6 +256,47 @@ def _problem(document: Any) -> str | None:
     return None
 
 
+def _is_sent(item: dict[str, Any], draft: Draft) -> bool:
+    """Whether the timeline's `item` is the draft's post: the same text; for a reply, one that answers the same
+    mention with the same text once the leading @mentions (which X may add) are set aside."""
+    sent = platform_form(_sent_text(item))
+    if draft.reply_to is None:
+        return sent == platform_form(draft.text)
+    answered = [string_field(ref, "id") for ref in _list(item, "referenced_tweets")
+                if string_field(ref, "type") == "replied_to"]
+    return answered == [draft.reply_to.id] and _without_leading_mentions(sent) == \
+        _without_leading_mentions(platform_form(draft.text))
+
+
+def _without_leading_mentions(text: str) -> str:
+    return text[_LEADING_MENTIONS.match(text).end():]  # type: ignore[union-attr]  # the pattern matches ""
+
+
+def _mention(item: dict[str, Any], names: dict[str | None, str | None]) -> Mention | None:
+    """The Mention of a mentions timeline item; None for one without what a reply needs (an id, its author's
+    username, a time), which X should never send."""
+    post_id, author_id, text = string_field(item, "id"), string_field(item, "author_id"), item.get("text")
+    author = names.get(author_id)
+    created_at = _time(item.get("created_at"))
+    if post_id is None or author_id is None or author is None or not isinstance(text, str) or created_at is None:
+        return None
+    parent = next((string_field(ref, "id") for ref in _list(item, "referenced_tweets")
+                   if string_field(ref, "type") == "replied_to"), None)
+    return Mention(id=post_id, author=author, author_id=author_id, text=html.unescape(text), created_at=created_at,
+                   thread=string_field(item, "conversation_id"), parent=parent)
+
+
+def _time(value: Any) -> datetime | None:
+    """An aware datetime of X's "2026-01-15T10:30:00.000Z"; None when it is not one."""
+    if not isinstance(value, str):
+        return None
+    try:
+        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return moment if moment.tzinfo is not None else None
+
+
 def _sent_text(item: dict[str, Any]) -> str:
     """The text as it was sent: X gives it back with &, < and > as HTML entities and every link replaced by its
     t.co link, whose original the `entities` field holds."""
@@ -214,7 +317,6 @@ def _engagement(metrics: dict[str, Any]) -> Engagement:
 
     return Engagement(likes=number("like_count"), reposts=number("retweet_count"), replies=number("reply_count"),
                       quotes=number("quote_count"), impressions=count(metrics.get("impression_count")))
-
 
 
 def _list(document: dict[str, Any], key: str) -> list[dict[str, Any]]:

@@ -29,6 +29,8 @@ class Post:
     tags: list[str] = field(default_factory=list)
     content: list[dict[str, Any]] = field(default_factory=list)  # Tumblr: the NPF blocks as sent
     counts: dict[str, int] = field(default_factory=dict)
+    in_reply_to: str | None = None  # X: the id of the tweet it answers (None: it answers none)
+    conversation_id: str | None = None  # X: the id of its thread's first tweet (its own id when it starts one)
 
 
 class Window:
@@ -90,8 +92,9 @@ class Platform(ABC):
                 return Route(endpoint, match.groups())
         return None
 
-    def new_post(self, text: str, **extra: Any) -> Post:
-        post = Post(str(self._next_id), self.account, text, int(time.time()), **extra)
+    def new_post(self, text: str, account: str | None = None, **extra: Any) -> Post:
+        """A new post by `account` (the platform's one account when None)."""
+        post = Post(str(self._next_id), account or self.account, text, int(time.time()), **extra)
         post.counts = dict.fromkeys(self.metrics, 0)
         self._next_id += 1
         self.posts.append(post)
@@ -144,3 +147,9 @@ class Platform(ABC):
     @abstractmethod
     def handle(self, route: Route, query: dict[str, list[str]], body: bytes, headers: dict[str, str]) -> Reply:
         """The answer to an API request whose signature verified."""
+
+    def handle_as(self, token: str, route: Route, query: dict[str, list[str]], body: bytes,
+                  headers: dict[str, str]) -> Reply:
+        """handle() for the request signed with access token `token`. A platform whose tokens all act as its one
+        account need not override it (Tumblr); X overrides it, as its tokens may act as other users."""
+        return self.handle(route, query, body, headers)

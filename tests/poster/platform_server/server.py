@@ -128,6 +128,25 @@ class PlatformServer(LoopbackServer):
         with self._lock:
             return self._twitter.pin_for(request_token)
 
+    def add_twitter_user(self, username: str, name: str | None = None) -> TwitterUser:
+        """Another X user (the one named `username` when it exists already; names are case-insensitive)."""
+        with self._lock:
+            return self._twitter.add_user(username, name)
+
+    def twitter_credentials_for(self, username: str) -> OAuth1Credentials:
+        """A new access token of the test app that acts as X user `username` (made when new): a second bot."""
+        with self._lock:
+            return self._twitter.credentials_for(username)
+
+    def add_mention(self, author_username: str, text: str, in_reply_to: str | None = None,
+                    of: str | None = None) -> str:
+        """A tweet by X user `author_username` (made when new) that mentions `of` (default: the test account),
+        whose "@username" is put in front when the text lacks it; a reply to tweet `in_reply_to` when set (X's
+        reply mentions added as for a posted reply). Returns its id. ValueError when X would refuse it as a
+        duplicate, KeyError for an unknown `in_reply_to`."""
+        with self._lock:
+            return self._twitter.add_mention(author_username, text, in_reply_to, of)
+
     def posts(self, platform: str, account: str | None = None) -> list[Post]:
         chosen = self._platform(platform)
         with self._lock:
@@ -187,7 +206,7 @@ class PlatformServer(LoopbackServer):
             run: Callable[[], Reply] = lambda: token_reply  # noqa: E731
         else:
             signed_ok, rate_key = verify(platform.resource, uri, method, text_body, headers)
-            run = lambda: platform.handle(route, query, body, headers)  # noqa: E731
+            run = lambda: platform.handle_as(rate_key, route, query, body, headers)  # noqa: E731
         self.requests.append(Logged(method, split.path, signed_ok))
         if not signed_ok:
             return platform.unauthorized(), 0.0
