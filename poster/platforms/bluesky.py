@@ -10,6 +10,23 @@
                           -> {"uri", "cid", "value": record}, or 400 {"error": "RecordNotFound"}
     bsky.engagement(uris) GET /xrpc/app.bsky.feed.getPosts?uris=…&uris=… (25 a request, the lexicon's maximum)
                           -> {"posts": [{"uri", "likeCount", "repostCount", "replyCount", "quoteCount"}]}
+    bsky.own_id           the account's DID (from the session)
+    bsky.mentions(after)  GET /xrpc/app.bsky.notification.listNotifications?limit=50&reasons=mention&reasons=reply
+                          &cursor=… -> {"notifications": [{"uri", "cid", "author": {"did", "handle", "viewer"},
+                          "reason", "record", "indexedAt"}], "cursor"?}, newest first, page after page back to
+                          `after` (at most MENTION_PAGES pages); Mention(id=uri, author=handle, author_id=did,
+                          refs={"cid", "root_uri", "root_cid"}, thread=record.reply.root.uri, parent=…parent.uri)
+    bsky.post(draft)      with draft.reply_to: the record also carries "reply": {"root": {"uri", "cid"}, "parent":
+                          {"uri": mention.id, "cid"}} (the root is the mention itself when it starts no thread yet),
+                          and a mention facet (the author's DID) over the "@handle" that reply_text() put first
+
+Mentions: the AppView sorts notifications by one time, `indexedAt` (the earlier of when it indexed the post and
+the post's own createdAt, which its client chose), to the millisecond, and pages with `cursor` strictly older
+than the last one given. The cursor mentions() returns is ours, not the AppView's (see MentionCursor): the
+newest mention's time and the uris of all mentions of that instant, so that two posts of one millisecond are
+neither answered twice nor missed. The AppView honours `reasons` (likes, follows and quotes are left out; they
+are left out here too, should another AppView not) and leaves out the posts of accounts the bot mutes or blocks
+or is blocked by; `muted` reads author.viewer all the same, for an AppView that lists them.
 
 The record key is the ledger row's TID (draft.key): a create is idempotent and a lookup exact. The reference PDS
 answers a second create with the same key with 500 InternalServerError, not a clean conflict, so post() takes a
@@ -23,7 +40,8 @@ a failure. Whether to retry a failure is the run's decision (poster/run.py).
 AppView reads: the PDS forwards app.bsky.* calls to the AppView it is configured with; Bluesky's docs say the
 `atproto-proxy: did:web:api.bsky.app#bsky_appview` header is not needed for Bluesky's own AppView, so none is
 sent. `appview_url` (e.g. https://public.api.bsky.app) sends getPosts straight there instead, without the
-session's token: getPosts is a public read, and the PDS's JWT must not travel to another host.
+session's token: getPosts is a public read, and the PDS's JWT must not travel to another host. listNotifications
+always goes through the PDS with the token: the AppView learns from it whose notifications to list.
 
 Errors, from XRPC error bodies {"error", "message"}:
     401, 400 ExpiredToken/InvalidToken/AuthenticationRequired (after a renewal), 403 -> AuthRefused
@@ -34,8 +52,10 @@ Errors, from XRPC error bodies {"error", "message"}:
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Sequence
-from datetime import timezone
+from dataclasses import dataclass
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
@@ -43,14 +63,21 @@ import requests
 
 from lorecast.errors import AuthRefused, PlatformError, RateLimited
 from poster.bluesky_session import BlueskySession
-from poster.bluesky_text import link_facets, too_long
+from poster.bluesky_text import link_facets, mention_facet, too_long
 from poster.credentials import one_line
-from poster.platforms.base import Draft, Engagement, Platform
+from poster.platforms.base import MENTION_PAGES, Draft, Engagement, Mention, MentionPage, Platform
 from poster.platforms.http import answer, header_number, resets
-from poster.responses import count, excerpt, json_body
+from poster.responses import count, excerpt, json_body, shape, string_field
 
 COLLECTION = "app.bsky.feed.post"
 ENGAGEMENT_BATCH = 25  # uris per getPosts: the lexicon's maximum
+NOTIFICATIONS = "app.bsky.notification.listNotifications"
+MENTION_REASONS = ("mention", "reply")  # a post that names the account in a facet, or answers one of its posts
+NOTIFICATION_PAGE = 50  # notifications per page (the lexicon's default; 100 at most)
+CURSOR_TIES = 100  # uris a cursor keeps for its instant; past them a mention of that instant may come again
+# What in author.viewer says the account will not hear from the author: a mute (itself or by a list), a block
+# either way.
+SILENCED = ("muted", "mutedByList", "blockedBy", "blocking", "blockingByList")
 # XRPC error names that mean "this token is not (or no longer) good": renew the session.
 TOKEN_ERRORS = frozenset({"ExpiredToken", "InvalidToken", "AuthenticationRequired", "AuthMissing"})
 AUTH_HINT = ("check the handle and the app password (Settings > Privacy and security > App passwords), then sign "
@@ -122,6 +149,7 @@ class Xrpc:
 class BlueskyPlatform(Platform):
     name = "bluesky"
     idempotent_create = True
+    replies = True
 
     def __init__(self, service_url: str, handle: str, app_password: str, session_file: Path, timeout: float = 30.0,
                  appview_url: str | None = None) -> None:
@@ -142,9 +170,18 @@ class BlueskyPlatform(Platform):
             return "empty text"
         return too_long(text)
 
+    @property
+    def own_id(self) -> str:
+        return self.session.did
+
     def post(self, draft: Draft) -> str:
         record: dict[str, Any] = {"$type": COLLECTION, "text": draft.text, "createdAt": _iso(draft)}
         facets = link_facets(draft.text)
+        if draft.reply_to is not None:
+            record["reply"] = self._reply_refs(draft.reply_to)
+            mention = mention_facet(draft.text, draft.reply_to.author, draft.reply_to.author_id)
+            if mention is not None:
+                facets = sorted([mention, *facets], key=lambda facet: facet["index"]["byteStart"])
         if facets:
             record["facets"] = facets
         body = {"repo": self.session.did, "collection": COLLECTION, "rkey": draft.key, "record": record}
@@ -172,6 +209,39 @@ class BlueskyPlatform(Platform):
         if document is None:
             return None
         return self._ours(draft, document)
+
+    def mentions(self, after: str | None) -> MentionPage:
+        since = MentionCursor.parse(after) if after is not None else None
+        found: dict[str, tuple[datetime, Mention]] = {}
+        page_cursor: str | None = None
+        complete = True
+        for _ in range(MENTION_PAGES):
+            params = [("limit", str(NOTIFICATION_PAGE)), *(("reasons", reason) for reason in MENTION_REASONS)]
+            if page_cursor is not None:
+                params.append(("cursor", page_cursor))
+            document = self._call("GET", NOTIFICATIONS, params=params)
+            items = document.get("notifications")
+            if not isinstance(items, list):
+                raise self._xrpc.error(f"Bluesky answered {NOTIFICATIONS} without a notifications list "
+                                       f"({shape(document)})")
+            reached = since is None  # a first call reads the newest page only
+            for item in items:
+                read = _notification(item)
+                if read is None:
+                    continue
+                when, uri, mention = read
+                if since is not None and not since.precedes(when, uri):
+                    reached = True  # newest first: what follows is older still
+                elif mention is not None:
+                    found.setdefault(uri, (when, mention))
+            following = document.get("cursor")
+            if reached or not isinstance(following, str) or not following or following == page_cursor:
+                break
+            page_cursor = following
+        else:
+            complete = False  # MENTION_PAGES pages and still newer than `after`: the older ones are left out
+        ordered = sorted(found.values(), key=lambda pair: (pair[0], pair[1].id))
+        return MentionPage([mention for _, mention in ordered], _next_cursor(after, since, ordered), complete)
 
     def engagement(self, ids: Sequence[str]) -> dict[str, Engagement]:
         counts: dict[str, Engagement] = {}
@@ -220,6 +290,14 @@ class BlueskyPlatform(Platform):
             return None  # cannot tell now: the create's own error stands, and the run resolves the row later
         return self._ours(draft, document) if document is not None else None
 
+    def _reply_refs(self, mention: Mention) -> dict[str, dict[str, str]]:
+        """The record's reply refs: the thread's root and the mention itself, each as uri and cid."""
+        cid, root_uri, root_cid = (mention.refs.get(key) for key in ("cid", "root_uri", "root_cid"))
+        if not all(isinstance(value, str) and value for value in (cid, root_uri, root_cid)):
+            raise self._xrpc.error(f"the Bluesky mention {mention.id} lacks the cid, root_uri and root_cid that a "
+                                   f"reply in its thread needs (refs: {', '.join(sorted(mention.refs)) or 'none'})")
+        return {"root": {"uri": root_uri, "cid": root_cid}, "parent": {"uri": mention.id, "cid": cid}}
+
     def _ours(self, draft: Draft, document: dict[str, Any]) -> str:
         value, uri = document.get("value"), document.get("uri")
         if not isinstance(uri, str) or not isinstance(value, dict):
@@ -229,6 +307,102 @@ class BlueskyPlatform(Platform):
             raise self._xrpc.error(f"the Bluesky record {uri} holds another text than the ledger row with key "
                                    f"{draft.key}")
         return uri
+
+
+@dataclass(frozen=True)
+class MentionCursor:
+    """Where mentions() got to: the newest mention's indexedAt and the uris of every mention of that instant.
+
+    Written "2026-12-03T12:00:01.000000Z|at://did:plc:…/app.bsky.feed.post/3k…|at://…" (no at:// uri holds a "|");
+    a bare time is read as one with no uris. A notification comes after it when it is later, or of the same
+    instant and not listed: the time alone would answer a mention twice or miss one of the same millisecond."""
+
+    when: datetime
+    uris: frozenset[str] = frozenset()
+
+    @classmethod
+    def parse(cls, text: str) -> MentionCursor:
+        when, *uris = text.split("|")
+        parsed = _time(when)
+        if parsed is None or not all(uri.startswith("at://") for uri in uris):
+            raise PlatformError(f"{text[:80]!r} is not a Bluesky mention cursor (a time, then at:// uris, joined "
+                                "by |); it comes from an earlier `lorecast reply bluesky`")
+        return cls(parsed, frozenset(uris))
+
+    def precedes(self, when: datetime, uri: str) -> bool:
+        """Whether a notification of `when` and `uri` is newer than this cursor."""
+        return when > self.when or (when == self.when and uri not in self.uris)
+
+    def __str__(self) -> str:
+        instant = self.when.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+        return "|".join([instant, *sorted(self.uris)[-CURSOR_TIES:]])
+
+
+def _next_cursor(after: str | None, since: MentionCursor | None,
+                 ordered: list[tuple[datetime, Mention]]) -> str | None:
+    """The cursor after `ordered` (oldest first): its newest instant with every uri of it; `after` when empty."""
+    if not ordered:
+        return after
+    newest = ordered[-1][0]
+    uris = {mention.id for when, mention in ordered if when == newest}
+    if since is not None and since.when == newest:
+        uris |= since.uris  # more of the instant the last cursor ended on
+    return str(MentionCursor(newest, frozenset(uris)))
+
+
+def _notification(item: Any) -> tuple[datetime, str, Mention | None] | None:
+    """(indexedAt, uri, the Mention or None for another reason) of one notification; None when it has no uri or
+    readable time (nothing can be said of where it sorts)."""
+    uri = string_field(item, "uri")
+    when = _time(item.get("indexedAt")) if uri is not None else None
+    if uri is None or when is None:
+        return None
+    return when, uri, _mention(item, uri, when) if item.get("reason") in MENTION_REASONS else None
+
+
+def _mention(item: dict[str, Any], uri: str, when: datetime) -> Mention | None:
+    """The Mention of a mention or reply notification; None when it lacks what a reply to it needs."""
+    author, record, cid = item.get("author"), item.get("record"), string_field(item, "cid")
+    did, handle = string_field(author, "did"), string_field(author, "handle")
+    text = record.get("text") if isinstance(record, dict) else None
+    if cid is None or did is None or handle is None or not isinstance(text, str):
+        return None
+    reply = record.get("reply")
+    if reply is None:
+        thread = parent = None
+        root = (uri, cid)  # a post that starts no thread: the reply's root is the post itself
+    else:
+        root, parent_ref = _strong_ref(reply, "root"), _strong_ref(reply, "parent")
+        if root is None or parent_ref is None:
+            return None  # a reply to it could not name the thread's root: it would not thread
+        thread, parent = root[0], parent_ref[0]
+    viewer = author.get("viewer")
+    muted = isinstance(viewer, dict) and any(viewer.get(key) for key in SILENCED)
+    return Mention(id=uri, author=handle, author_id=did, text=text, created_at=_time(record.get("createdAt")) or when,
+                   thread=thread, parent=parent, refs={"cid": cid, "root_uri": root[0], "root_cid": root[1]},
+                   muted=muted)
+
+
+def _strong_ref(reply: Any, key: str) -> tuple[str, str] | None:
+    ref = reply.get(key) if isinstance(reply, dict) else None
+    uri, cid = string_field(ref, "uri"), string_field(ref, "cid")
+    return (uri, cid) if uri is not None and cid is not None else None
+
+
+_DATETIME = re.compile(r"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(?:\.(\d+))?(Z|[+-]\d\d:\d\d)", re.IGNORECASE)
+
+
+def _time(value: Any) -> datetime | None:
+    """An atproto datetime (RFC 3339 with a zone, any fraction of a second) as an aware datetime; None if not one."""
+    found = _DATETIME.fullmatch(value) if isinstance(value, str) else None
+    if found is None:
+        return None
+    day_time, fraction, zone = found.groups()
+    try:  # fromisoformat of Python 3.10 takes neither "Z" nor fractions other than 3 or 6 digits
+        return datetime.fromisoformat(f"{day_time}.{(fraction or '')[:6]:0<6}"
+                                      f"{'+00:00' if zone.upper() == 'Z' else zone}")
+    except ValueError:
+        return None
 
 
 def xrpc_error(document: Any) -> tuple[str | None, str | None]:
