@@ -7,8 +7,9 @@ of the output is checked:
             or apiVersion) is a problem too. Custom resources (a group outside *.k8s.io, e.g. KServe's) have no
             schema there: they are listed as not validated.
   env       every env var a CronJob's container sets (its env, and the keys of a ConfigMap its envFrom loads; a
-            Secret's keys are not in the output) is one the poster reads: the `envvar`s of the options of
-            `lorecast post` and `lorecast feedback`
+            Secret's keys are not in the output) is one the poster reads: the `envvar`s of the options of the
+            command the container runs (`lorecast post`, `reply` or `feedback`: its first argument), or of any of
+            the three where the arguments name none of them
   image     every image is pinned by a tag or a digest, and the tag is not `latest`
   secret    no Secret carries a value other than an obvious placeholder: real credentials never belong in the
             kustomization (`lorecast k8s secret` prints them for `kubectl apply -f -`)
@@ -21,8 +22,20 @@ of the output is checked:
             whose rules, taken in order, end the Job (FailJob) on the exit codes a retry cannot change (73 ledger
             lock held, 75 rate limited past the deadline, 76 spending budget reached) and Ignore a pod with the
             condition DisruptionTarget (the cluster took it away: run it again), with restartPolicy Never
+  deadline  every poster CronJob has concurrencyPolicy Forbid and a startingDeadlineSeconds, every poster Job an
+            activeDeadlineSeconds, and where the command has a --deadline (post, reply), the run's deadline plus
+            one call's --timeout stays below activeDeadlineSeconds: the run ends on its own (exit 75, its ledger
+            lock released) before Kubernetes kills it
+  ledger    the ledger of every poster Job (--ledger: its args, env or a ConfigMap it loads, else the default) is a
+            file on a PersistentVolumeClaim, and each reply and feedback job shares the ledger of its platform's post
+            job (the one loading the same Secrets, where there is one): same claim, same file. The run lock that
+            keeps one account's runs apart, and the index that allows one reply per mention, are in that file.
+            A platform without a post job is not held to this (a bot that only replies).
 The documents of ROOT/examples/*.yaml get the schema check and the secret rule only: they are not applied as they
 are, but an example Secret filled in with real values must not be committed either.
+
+The settings the deadline and ledger rules read come from the container's args, env and ConfigMaps; a Secret is
+taken to hold credentials only.
 
 Output: one line per problem, `WHERE: Kind/name: problem` (WHERE: the overlay's name or examples/FILE), exit 1;
 else a summary, exit 0. Exit 2 when the check cannot run (no overlay under ROOT/overlays, kustomize missing).
@@ -41,9 +54,10 @@ import subprocess
 import sys
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any
 
+import click
 import kubernetes_validate
 import yaml
 from kubernetes_validate.utils import SchemaNotFoundError, ValidationError, all_versions, major_minor
@@ -55,7 +69,7 @@ Rule = Callable[[list[Document]], Iterator[tuple[Document | None, str]]]
 KUSTOMIZE = ("kubectl", "kustomize")
 TORCHSERVE_SELECTOR = ("app.kubernetes.io/component", "torchserve")
 POSTER_SELECTOR = ("app.kubernetes.io/component", "poster")
-# The exit codes of `lorecast post` / `lorecast feedback` (poster/commands/post.py) that mean the poster stopped on
+# The exit codes of `lorecast post` / `reply` / `feedback` (poster/commands/exits.py) that mean the poster stopped on
 # purpose: a retry minutes later meets the same lock, limit or budget, so a poster Job must fail at once on them.
 FINAL_EXIT_CODES = {73: "ledger lock held", 75: "rate limited past the deadline", 76: "spending budget reached"}
 DISRUPTION_CONDITION = "DisruptionTarget"
@@ -72,6 +86,8 @@ _TEMPLATE_PATHS = {
 }
 # Where the Job spec sits (podFailurePolicy, backoffLimit).
 _JOB_SPEC_PATHS = {"Job": ("spec",), "CronJob": ("spec", "jobTemplate", "spec")}
+# The poster container's name (the podFailurePolicy's rule on exit codes names it too).
+POSTER_CONTAINER = "poster"
 # Values that say "fill me in" at a glance; anything else in a Secret counts as a credential.
 _PLACEHOLDER = re.compile(
     r"^(|<[^<>]*>|\$\{[^{}]*\}|x+|\*+|\.+|…|(change|replace)[-_ ]?me|placeholder|example|dummy|redacted|todo)$",
@@ -81,6 +97,10 @@ _PLACEHOLDER = re.compile(
 
 class CheckError(Exception):
     """The check cannot run at all (as opposed to a problem found in the manifests)."""
+
+
+class SettingError(Exception):
+    """A poster container sets an option to a value its command refuses: a problem of that container."""
 
 
 class RenderError(Exception):
@@ -173,33 +193,114 @@ def workloads(documents: list[Document]) -> Iterator[tuple[Document, Document]]:
             yield document, template.get("spec") or {}
 
 
-@functools.lru_cache(maxsize=1)
-def poster_env_names() -> frozenset[str]:
-    """Every environment variable `lorecast post` and `lorecast feedback` read, from their click options."""
+def platform_commands() -> dict[str, Any]:
+    """The click commands a poster CronJob runs against a platform, by name: post, reply, feedback."""
     from poster.commands.post import feedback_command, post_command
+    from poster.commands.reply import reply_command
 
+    return {command.name: command for command in (post_command, reply_command, feedback_command)}
+
+
+@functools.lru_cache(maxsize=None)
+def poster_env_names(command: str | None = None) -> frozenset[str]:
+    """Every environment variable that `lorecast COMMAND` reads, from its click options; command None: any of the
+    platform commands."""
+    commands = platform_commands()
     names = set()
-    for command in (post_command, feedback_command):
-        for parameter in command.params:
+    for name in [command] if command is not None else commands:
+        for parameter in commands[name].params:
             envvar = getattr(parameter, "envvar", None)
             names.update([envvar] if isinstance(envvar, str) else envvar or [])
     return frozenset(names)
 
 
+def poster_run(container: Document) -> tuple[str, str] | None:
+    """(command, platform) of a container that runs `lorecast COMMAND PLATFORM` (its args after the image's
+    entrypoint, or a command line that starts with lorecast); None for anything else."""
+    words = [str(word) for word in [*(container.get("command") or []), *(container.get("args") or [])]]
+    for index, word in enumerate(words):
+        if PurePosixPath(word).name == "lorecast":
+            words = words[index + 1:]
+            break
+    if len(words) >= 2 and words[0] in platform_commands() and not words[1].startswith("-"):
+        return words[0], words[1]
+    return None
+
+
+def setting(container: Document, config_maps: dict[str, Document], command: str, parameter: str) -> Any:
+    """The value `lorecast COMMAND` gets for its option `parameter` (e.g. "deadline_s") in this container, as click
+    resolves it: a flag in the args, else its env var (env before envFrom, as Kubernetes sets them; Secrets are
+    taken to hold credentials only), else the option's default. Converted by the option's type; a value the command
+    would refuse raises SettingError."""
+    option = next(option for option in platform_commands()[command].params if option.name == parameter)
+    args = [str(word) for word in container.get("args") or []]
+    raw = None
+    for index, word in enumerate(args):
+        for flag in option.opts:
+            if word == flag and index + 1 < len(args):
+                raw = args[index + 1]
+            elif word.startswith(flag + "="):
+                raw = word[len(flag) + 1:]
+    if raw is None and option.envvar:
+        raw = _env_values(container, config_maps).get(option.envvar)
+    if raw is None:
+        return option.default
+    try:
+        return option.type.convert(raw, option, None)
+    except click.BadParameter as error:
+        raise SettingError(f"{option.envvar or option.opts[0]} {raw!r}: lorecast {command} refuses it "
+                           f"({error.format_message()})") from None
+
+
+def _config_maps(documents: list[Document]) -> dict[str, Document]:
+    return {(document.get("metadata") or {}).get("name"): document
+            for document in documents if document.get("kind") == "ConfigMap"}
+
+
+def _env_values(container: Document, config_maps: dict[str, Document]) -> dict[str, str]:
+    """The literal values of the variables the container sets (ConfigMaps' keys, then env entries over them)."""
+    values = {}
+    for source in container.get("envFrom") or []:
+        data = config_maps.get((source.get("configMapRef") or {}).get("name"), {}).get("data") or {}
+        values.update({source.get("prefix", "") + key: str(value) for key, value in data.items()})
+    for variable in container.get("env") or []:
+        if "value" in variable:
+            values[variable.get("name")] = str(variable["value"])
+        else:
+            values.pop(variable.get("name"), None)  # from a Secret or a field: not known here
+    return values
+
+
+def poster_jobs(documents: list[Document]) -> Iterator[tuple[Document, Document, Document]]:
+    """(document, pod spec, Job spec) of every Job and CronJob whose pods are labelled as posters."""
+    key, value = POSTER_SELECTOR
+    for document, pod_spec in workloads(documents):
+        spec = job_spec(document)
+        labels = ((pod_template(document) or {}).get("metadata") or {}).get("labels") or {}
+        if spec is not None and labels.get(key) == value:
+            yield document, pod_spec, spec
+
+
+def poster_container(pod_spec: Document) -> Document | None:
+    return next((container for container in pod_spec.get("containers") or []
+                 if container.get("name") == POSTER_CONTAINER), None)
+
+
 # --- the rules --------------------------------------------------------------------------------------------------
 
 def env_read_by_poster(documents: list[Document]) -> Iterator[tuple[Document, str]]:
-    known = poster_env_names()
-    config_maps = {(document.get("metadata") or {}).get("name"): document
-                   for document in documents if document.get("kind") == "ConfigMap"}
+    config_maps = _config_maps(documents)
     for document, pod_spec in workloads(documents):
         if document["kind"] != "CronJob":
             continue
         for container in pod_spec.get("containers") or []:
+            run = poster_run(container)
+            known = poster_env_names(run[0] if run else None)
+            reader = f"lorecast {run[0]}" if run else "the poster (lorecast post / reply / feedback)"
             for name, origin in _env_names(container, config_maps):
                 if name not in known:
                     yield document, (f"container {container.get('name', '?')}: env {name}{origin} is not read by "
-                                     "the poster (lorecast post / feedback)")
+                                     f"{reader}")
 
 
 def _env_names(container: Document, config_maps: dict[str, Document]) -> Iterator[tuple[str, str]]:
@@ -285,12 +386,7 @@ def torchserve_service_inference_only(documents: list[Document]) -> Iterator[tup
 
 
 def poster_jobs_fail_fast(documents: list[Document]) -> Iterator[tuple[Document, str]]:
-    key, value = POSTER_SELECTOR
-    for document, pod_spec in workloads(documents):
-        spec = job_spec(document)
-        labels = ((pod_template(document) or {}).get("metadata") or {}).get("labels") or {}
-        if spec is None or labels.get(key) != value:
-            continue
+    for document, pod_spec, spec in poster_jobs(documents):
         rules = (spec.get("podFailurePolicy") or {}).get("rules") or []
         if not rules:
             yield document, (f"no podFailurePolicy rules: exit codes {_codes(FINAL_EXIT_CODES)} would be retried, "
@@ -307,6 +403,100 @@ def poster_jobs_fail_fast(documents: list[Document]) -> Iterator[tuple[Document,
                              "the cluster disrupted counts as a failure instead of being run again")
         if pod_spec.get("restartPolicy") != "Never":
             yield document, "podFailurePolicy needs the pod's restartPolicy Never"
+
+
+def poster_jobs_bounded(documents: list[Document]) -> Iterator[tuple[Document, str]]:
+    config_maps = _config_maps(documents)
+    for document, pod_spec, spec in poster_jobs(documents):
+        if document["kind"] == "CronJob":
+            policy = document["spec"].get("concurrencyPolicy", "Allow")
+            if policy != "Forbid":
+                yield document, (f"concurrencyPolicy {policy}, not Forbid: a run still going meets the next one "
+                                 "(Allow: that one exits 73; Replace: the running one is killed, mid-post perhaps)")
+            if document["spec"].get("startingDeadlineSeconds") is None:
+                yield document, ("no startingDeadlineSeconds: runs the controller missed start late, into the time "
+                                 "of the account's next run")
+        active = spec.get("activeDeadlineSeconds")
+        if active is None:
+            yield document, ("no activeDeadlineSeconds: a run that hangs keeps the account's ledger lock until "
+                             "another run takes it over as stale")
+            continue
+        container = poster_container(pod_spec)
+        run = poster_run(container) if container is not None else None
+        options = {option.name for option in platform_commands()[run[0]].params} if run is not None else set()
+        if "deadline_s" not in options:  # feedback: no deadline to set
+            continue
+        try:
+            deadline = setting(container, config_maps, run[0], "deadline_s")
+            timeout = setting(container, config_maps, run[0], "timeout_s") if "timeout_s" in options else 0
+        except SettingError as error:
+            yield document, f"container {POSTER_CONTAINER}: {error}"
+            continue
+        if deadline + timeout >= active:
+            yield document, (f"the run's deadline ({deadline:g} s) and one call's timeout ({timeout:g} s) reach "
+                             f"activeDeadlineSeconds ({active}): Kubernetes would kill the run before it stops on "
+                             "its own (exit 75), and its ledger lock would stay taken until it is stale")
+
+
+def poster_ledgers_shared(documents: list[Document]) -> Iterator[tuple[Document, str]]:
+    config_maps = _config_maps(documents)
+    found = []  # (document, command, platform, Secrets, ledger location)
+    for document, pod_spec, _ in poster_jobs(documents):
+        container = poster_container(pod_spec)
+        run = poster_run(container) if container is not None else None
+        if run is None:
+            continue
+        try:
+            ledger = setting(container, config_maps, run[0], "ledger_path")
+        except SettingError as error:
+            yield document, f"container {POSTER_CONTAINER}: {error}"
+            continue
+        location, problem = _ledger_location(pod_spec, container, ledger)
+        if problem is not None:
+            yield document, f"container {POSTER_CONTAINER}: {problem}"
+            continue
+        secrets = frozenset((source.get("secretRef") or {}).get("name") for source in container.get("envFrom") or []
+                            if "secretRef" in source)
+        found.append((document, *run, secrets, location))
+    for document, command, platform, secrets, location in found:
+        if command == "post":
+            continue
+        posts = [entry for entry in found if entry[1] == "post" and entry[2] == platform]
+        same_account = [entry for entry in posts if entry[3] == secrets]
+        candidates = same_account or posts
+        if candidates and not any(entry[4] == location for entry in candidates):
+            theirs = ", ".join(f"{object_name(entry[0])} on {_location(entry[4])}" for entry in candidates)
+            yield document, (f"{command} {platform}: its ledger ({_location(location)}) is not its post job's "
+                             f"({theirs}): the runs of one account share one ledger, whose lock keeps them apart "
+                             "and whose posts and mentions they read")
+
+
+def _ledger_location(pod_spec: Document, container: Document, ledger: str) -> tuple[tuple[str, str] | None, str | None]:
+    """((claim name, path of the file inside the claim), None), or (None, the problem)."""
+    path = PurePosixPath(ledger)
+    if not path.is_absolute():
+        if not container.get("workingDir"):
+            return None, (f"the ledger {ledger} is a relative path: where it lands depends on the image's working "
+                          "directory (set an absolute --ledger / LORECAST_LEDGER on the ledger volume)")
+        path = PurePosixPath(container["workingDir"]) / path
+    mounts = [mount for mount in container.get("volumeMounts") or []
+              if path.is_relative_to(PurePosixPath(mount.get("mountPath", "")))]
+    if not mounts:
+        return None, f"the ledger {path} is on no volume: the container's own filesystem, gone after each run"
+    mount = max(mounts, key=lambda mount: len(PurePosixPath(mount["mountPath"]).parts))
+    volume = next((volume for volume in pod_spec.get("volumes") or [] if volume.get("name") == mount.get("name")),
+                  {})
+    claim = (volume.get("persistentVolumeClaim") or {}).get("claimName")
+    if claim is None:
+        kind = next((key for key in volume if key != "name"), "no volume of that name")
+        return None, (f"the ledger {path} is on the volume {mount.get('name')} ({kind}), not a PersistentVolumeClaim: "
+                      "it would not outlive the pod, and with it what keeps a text or a reply from going out twice")
+    inside = PurePosixPath("/", mount.get("subPath") or "", path.relative_to(PurePosixPath(mount["mountPath"])))
+    return (claim, str(inside)), None
+
+
+def _location(location: tuple[str, str]) -> str:
+    return f"PersistentVolumeClaim/{location[0]}:{location[1]}"
 
 
 def _exit_code_action(rules: list[Document], code: int, container_names: set[str]) -> str | None:
@@ -348,6 +538,8 @@ RULES: tuple[Rule, ...] = (
     containers_limited_and_non_root,
     torchserve_service_inference_only,
     poster_jobs_fail_fast,
+    poster_jobs_bounded,
+    poster_ledgers_shared,
 )
 EXAMPLE_RULES: tuple[Rule, ...] = (secrets_are_placeholders,)
 
@@ -435,7 +627,7 @@ def summary(report: Report) -> list[str]:
     lines = [f"{where}: {count} document{'' if count == 1 else 's'}" for where, count in report.documents.items()]
     lines.append(f"validated strictly against Kubernetes {oldest} and {newest} "
                  f"(kubernetes-validate {kubernetes_validate.__version__}); overlays passed the env, image, "
-                 "secret, container, port and job rules")
+                 "secret, container, port, job, deadline and ledger rules")
     lines += [f"not validated (a custom resource, no schema shipped): {entry}" for entry in report.not_validated]
     return lines
 

@@ -6,8 +6,6 @@ from __future__ import annotations
 
 import base64
 import copy
-import functools
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -15,94 +13,30 @@ from typing import Any
 
 import pytest
 import yaml
-from kubernetes_validate import utils as kubernetes_validate_utils
+from k8s_tree import (
+    K8S,
+    PLATFORMS,
+    POD_SPEC,
+    REPLY_PLATFORMS,
+    REPO,
+    add_to_base,
+    find_kind,
+    name_of,
+    patch_overlay,
+    pod_spec_of,
+    poster_cronjobs,
+)
 
 from ops.k8s_check import (
     FINAL_EXIT_CODES,
     check_tree,
     images_pinned,
-    parse,
     poster_env_names,
     poster_jobs_fail_fast,
-    render,
     schema_versions,
 )
 
-REPO = Path(__file__).resolve().parents[2]
-K8S = REPO / "k8s"
 CHECK = ["-m", "ops.k8s_check"]
-POD_SPEC = {"Deployment": "/spec/template/spec", "CronJob": "/spec/jobTemplate/spec/template/spec"}
-
-
-@pytest.fixture(scope="module", autouse=True)
-def _schemas_parsed_once():
-    """kubernetes-validate opens and parses its schema files (about 0.25 s a tree) on every validation; they do not
-    change during the run, so this module's in-process checks parse each one once. Validation stays as strict."""
-    with pytest.MonkeyPatch.context() as patch:
-        cached = functools.lru_cache(maxsize=None)(kubernetes_validate_utils.schema_contents)
-        patch.setattr(kubernetes_validate_utils, "schema_contents", cached)
-        yield
-
-
-@pytest.fixture(scope="module")
-def rendered() -> dict[str, list[dict[str, Any]]]:
-    """The documents of each overlay of the real tree."""
-    overlays = {}
-    for overlay in ("cpu", "gpu"):
-        documents, problems = parse(render(K8S / "overlays" / overlay))
-        assert problems == []
-        overlays[overlay] = documents
-    return overlays
-
-
-@pytest.fixture
-def tree(tmp_path: Path) -> Path:
-    """A copy of the real k8s/ tree to break."""
-    return Path(shutil.copytree(K8S, tmp_path / "k8s"))
-
-
-def _find(documents: list[dict[str, Any]], kind: str, component: str) -> dict[str, Any]:
-    """The first `kind` whose pods (or, for a Service, selector) carry app.kubernetes.io/component=component."""
-    for document in documents:
-        if document["kind"] != kind:
-            continue
-        if kind == "Service":
-            labels = document["spec"].get("selector") or {}
-        elif kind == "CronJob":
-            labels = document["spec"]["jobTemplate"]["spec"]["template"]["metadata"]["labels"]
-        else:
-            labels = document["spec"]["template"]["metadata"]["labels"]
-        if labels.get("app.kubernetes.io/component") == component:
-            return document
-    raise AssertionError(f"no {kind} of the {component} in the rendered tree")
-
-
-def _pod_spec(document: dict[str, Any]) -> dict[str, Any]:
-    node = document
-    for key in POD_SPEC[document["kind"]].strip("/").split("/"):
-        node = node[key]
-    return node
-
-
-def _patch(root: Path, document: dict[str, Any], operations: list[dict[str, Any]], overlay: str = "cpu") -> None:
-    """Add a JSON 6902 patch of `document` to the overlay's kustomization."""
-    path = root / "overlays" / overlay / "kustomization.yaml"
-    kustomization = yaml.safe_load(path.read_text(encoding="utf-8"))
-    target = {"kind": document["kind"], "name": document["metadata"]["name"]}
-    kustomization.setdefault("patches", []).append({"target": target, "patch": yaml.safe_dump(operations)})
-    path.write_text(yaml.safe_dump(kustomization, sort_keys=False), encoding="utf-8")
-
-
-def _add_to_base(root: Path, file_name: str, documents: list[dict[str, Any]]) -> None:
-    (root / "base" / file_name).write_text(yaml.safe_dump_all(documents), encoding="utf-8")
-    path = root / "base" / "kustomization.yaml"
-    kustomization = yaml.safe_load(path.read_text(encoding="utf-8"))
-    kustomization["resources"].append(file_name)
-    path.write_text(yaml.safe_dump(kustomization, sort_keys=False), encoding="utf-8")
-
-
-def _name(document: dict[str, Any]) -> str:
-    return f"{document['kind']}/{document['metadata']['name']}"
 
 
 def test_the_real_tree_passes() -> None:
@@ -117,30 +51,30 @@ def test_the_real_tree_passes() -> None:
 
 
 def test_an_unknown_field_fails_strict_validation(tree: Path, rendered) -> None:
-    deployment = _find(rendered["cpu"], "Deployment", "torchserve")
-    _patch(tree, deployment, [{"op": "add", "path": f"{POD_SPEC['Deployment']}/containers/0/imagePullPolcy",
-                               "value": "Always"}])
+    deployment = find_kind(rendered["cpu"], "Deployment", "torchserve")
+    patch_overlay(tree, deployment, [{"op": "add", "path": f"{POD_SPEC['Deployment']}/containers/0/imagePullPolcy",
+                                      "value": "Always"}])
     problems = check_tree(tree).problems
     assert problems == [
-        f"cpu: {_name(deployment)}: Kubernetes {version}: spec.template.spec.containers.0: Additional properties "
+        f"cpu: {name_of(deployment)}: Kubernetes {version}: spec.template.spec.containers.0: Additional properties "
         "are not allowed ('imagePullPolcy' was unexpected)"
         for version in schema_versions()
     ]
 
 
 def test_a_malformed_document_gets_its_schema_problems_and_no_crash(tree: Path, rendered) -> None:
-    deployment = _find(rendered["cpu"], "Deployment", "torchserve")
-    _patch(tree, deployment, [{"op": "replace", "path": f"{POD_SPEC['Deployment']}/containers/0/resources",
-                               "value": "2 cpus"}])
+    deployment = find_kind(rendered["cpu"], "Deployment", "torchserve")
+    patch_overlay(tree, deployment, [{"op": "replace", "path": f"{POD_SPEC['Deployment']}/containers/0/resources",
+                                      "value": "2 cpus"}])
     problems = check_tree(tree).problems
     assert [problem.partition(" is not of type ")[0] for problem in problems] == [
-        f"cpu: {_name(deployment)}: Kubernetes {version}: spec.template.spec.containers.0.resources: '2 cpus'"
+        f"cpu: {name_of(deployment)}: Kubernetes {version}: spec.template.spec.containers.0.resources: '2 cpus'"
         for version in schema_versions()
     ]
 
 
 def test_an_unknown_kind_has_no_schema(tree: Path) -> None:
-    _add_to_base(tree, "typo.yaml", [{"apiVersion": "v1", "kind": "ConfigMapp", "metadata": {"name": "typo"}}])
+    add_to_base(tree, "typo.yaml", [{"apiVersion": "v1", "kind": "ConfigMapp", "metadata": {"name": "typo"}}])
     problems = check_tree(tree).problems
     for overlay in ("cpu", "gpu"):
         for version in schema_versions():
@@ -148,8 +82,8 @@ def test_an_unknown_kind_has_no_schema(tree: Path) -> None:
 
 
 def test_an_image_tagged_latest(tree: Path, rendered) -> None:
-    deployment = _find(rendered["cpu"], "Deployment", "torchserve")
-    container = _pod_spec(deployment)["containers"][0]
+    deployment = find_kind(rendered["cpu"], "Deployment", "torchserve")
+    container = pod_spec_of(deployment)["containers"][0]
     repository = container["image"].rpartition(":")[0]
     # As a user would do it: the overlay's image tag set to latest.
     path = tree / "overlays" / "cpu" / "kustomization.yaml"
@@ -158,7 +92,7 @@ def test_an_image_tagged_latest(tree: Path, rendered) -> None:
     kustomization["images"] = [*images, {"name": repository, "newTag": "latest"}]
     path.write_text(yaml.safe_dump(kustomization, sort_keys=False), encoding="utf-8")
     assert check_tree(tree).problems == [
-        f"cpu: {_name(deployment)}: container {container['name']}: image '{repository}:latest' uses :latest"
+        f"cpu: {name_of(deployment)}: container {container['name']}: image '{repository}:latest' uses :latest"
     ]
 
 
@@ -176,18 +110,19 @@ def test_image_pinning(image: str, problem: str | None) -> None:
 
 
 def test_a_container_without_limits(tree: Path, rendered) -> None:
-    deployment = _find(rendered["cpu"], "Deployment", "torchserve")
-    container = _pod_spec(deployment)["containers"][0]
-    _patch(tree, deployment, [{"op": "remove", "path": f"{POD_SPEC['Deployment']}/containers/0/resources/limits"}])
+    deployment = find_kind(rendered["cpu"], "Deployment", "torchserve")
+    container = pod_spec_of(deployment)["containers"][0]
+    patch_overlay(tree, deployment,
+                  [{"op": "remove", "path": f"{POD_SPEC['Deployment']}/containers/0/resources/limits"}])
     assert check_tree(tree).problems == [
-        f"cpu: {_name(deployment)}: container {container['name']}: no resources.limits.{resource}"
+        f"cpu: {name_of(deployment)}: container {container['name']}: no resources.limits.{resource}"
         for resource in ("cpu", "memory")
     ]
 
 
 def test_run_as_non_root_missing(tree: Path, rendered) -> None:
-    cronjob = _find(rendered["cpu"], "CronJob", "poster")
-    pod_spec = _pod_spec(cronjob)
+    cronjob = find_kind(rendered["cpu"], "CronJob", "poster")
+    pod_spec = pod_spec_of(cronjob)
     # Remove it wherever the pod's containers get it from: the pod's securityContext and their own.
     paths = []
     if "runAsNonRoot" in pod_spec.get("securityContext", {}):
@@ -197,11 +132,11 @@ def test_run_as_non_root_missing(tree: Path, rendered) -> None:
                   for index, container in enumerate(pod_spec.get(section) or [])
                   if "runAsNonRoot" in container.get("securityContext", {})]
     assert paths, "the poster's CronJob sets runAsNonRoot nowhere"
-    _patch(tree, cronjob, [{"op": "remove", "path": path} for path in paths])
+    patch_overlay(tree, cronjob, [{"op": "remove", "path": path} for path in paths])
     problems = check_tree(tree).problems
-    assert (f"cpu: {_name(cronjob)}: container {pod_spec['containers'][0]['name']}: runAsNonRoot is not true "
+    assert (f"cpu: {name_of(cronjob)}: container {pod_spec['containers'][0]['name']}: runAsNonRoot is not true "
             "(in its or the pod's securityContext)") in problems
-    assert all(problem.startswith(f"cpu: {_name(cronjob)}: ") and "runAsNonRoot" in problem for problem in problems)
+    assert all(problem.startswith(f"cpu: {name_of(cronjob)}: ") and "runAsNonRoot" in problem for problem in problems)
 
 
 @pytest.mark.parametrize("operation, problem", [
@@ -213,31 +148,31 @@ def test_run_as_non_root_missing(tree: Path, rendered) -> None:
 ])
 def test_a_container_security_context_too_loose(tree: Path, rendered, operation: dict[str, Any],
                                                 problem: str) -> None:
-    deployment = _find(rendered["cpu"], "Deployment", "torchserve")
-    container = _pod_spec(deployment)["containers"][0]
+    deployment = find_kind(rendered["cpu"], "Deployment", "torchserve")
+    container = pod_spec_of(deployment)["containers"][0]
     path = f"{POD_SPEC['Deployment']}/containers/0/securityContext/{operation['path']}"
-    _patch(tree, deployment, [{**operation, "path": path}])
-    assert check_tree(tree).problems == [f"cpu: {_name(deployment)}: container {container['name']}: {problem}"]
+    patch_overlay(tree, deployment, [{**operation, "path": path}])
+    assert check_tree(tree).problems == [f"cpu: {name_of(deployment)}: container {container['name']}: {problem}"]
 
 
 def test_a_cronjob_env_var_the_poster_does_not_read(tree: Path, rendered) -> None:
-    cronjob = _find(rendered["cpu"], "CronJob", "poster")
-    container = _pod_spec(cronjob)["containers"][0]
+    cronjob = find_kind(rendered["cpu"], "CronJob", "poster")
+    container = pod_spec_of(cronjob)["containers"][0]
     variable = {"name": "LORECAST_TUMBLR_BLG", "value": "mybot.tumblr.com"}
     base = f"{POD_SPEC['CronJob']}/containers/0/env"
     operation = ({"op": "add", "path": f"{base}/-", "value": variable} if container.get("env")
                  else {"op": "add", "path": base, "value": [variable]})
-    _patch(tree, cronjob, [operation])
+    patch_overlay(tree, cronjob, [operation])
     assert check_tree(tree).problems == [
-        f"cpu: {_name(cronjob)}: container {container['name']}: env LORECAST_TUMBLR_BLG is not read by the poster "
-        "(lorecast post / feedback)"
+        f"cpu: {name_of(cronjob)}: container {container['name']}: env LORECAST_TUMBLR_BLG is not read by lorecast "
+        f"{container['args'][0]}"
     ]
 
 
 def test_a_cronjob_env_var_from_a_config_map_the_poster_does_not_read(tree: Path, rendered) -> None:
-    cronjob = _find(rendered["cpu"], "CronJob", "poster")
-    container = _pod_spec(cronjob)["containers"][0]
-    _add_to_base(tree, "settings.yaml", [{"apiVersion": "v1", "kind": "ConfigMap",
+    cronjob = find_kind(rendered["cpu"], "CronJob", "poster")
+    container = pod_spec_of(cronjob)["containers"][0]
+    add_to_base(tree, "settings.yaml", [{"apiVersion": "v1", "kind": "ConfigMap",
                                           "metadata": {"name": "poster-settings"},
                                           "data": {"LORECAST_LEDGER": "/data/posts.db",
                                                    "LORECAST_LEGDER": "/data/posts.db"}}])
@@ -245,10 +180,10 @@ def test_a_cronjob_env_var_from_a_config_map_the_poster_does_not_read(tree: Path
     base = f"{POD_SPEC['CronJob']}/containers/0/envFrom"
     operation = ({"op": "add", "path": f"{base}/-", "value": reference} if container.get("envFrom")
                  else {"op": "add", "path": base, "value": [reference]})
-    _patch(tree, cronjob, [operation])
+    patch_overlay(tree, cronjob, [operation])
     assert check_tree(tree).problems == [
-        f"cpu: {_name(cronjob)}: container {container['name']}: env LORECAST_LEGDER (from ConfigMap/poster-settings) "
-        "is not read by the poster (lorecast post / feedback)"
+        f"cpu: {name_of(cronjob)}: container {container['name']}: env LORECAST_LEGDER (from ConfigMap/poster-settings) "
+        f"is not read by lorecast {container['args'][0]}"
     ]
 
 
@@ -270,7 +205,7 @@ _REAL = "tw-0123456789abcdefghij"
       "data": {"LORECAST_TWITTER_CONSUMER_KEY": ""}}, False),
 ], ids=["stringData", "data", "placeholders"])
 def test_a_secret_in_the_base_kustomization(tree: Path, secret: dict[str, Any], leaks: bool) -> None:
-    _add_to_base(tree, "leak.yaml", [{"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "lorecast-leak"},
+    add_to_base(tree, "leak.yaml", [{"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "lorecast-leak"},
                                       "type": "Opaque", **secret}])
     problems = check_tree(tree).problems
     expected = [
@@ -284,11 +219,11 @@ def test_a_secret_in_the_base_kustomization(tree: Path, secret: dict[str, Any], 
 
 
 def test_the_torchserve_service_exposes_only_the_inference_port(tree: Path, rendered) -> None:
-    service = _find(rendered["cpu"], "Service", "torchserve")
-    _patch(tree, service, [{"op": "add", "path": "/spec/ports/-",
-                            "value": {"name": "management", "port": 8081, "targetPort": 8081}}])
+    service = find_kind(rendered["cpu"], "Service", "torchserve")
+    patch_overlay(tree, service, [{"op": "add", "path": "/spec/ports/-",
+                                   "value": {"name": "management", "port": 8081, "targetPort": 8081}}])
     assert check_tree(tree).problems == [
-        f"cpu: {_name(service)}: exposes port 8081 -> 8081: only the inference port 8080 may be exposed"
+        f"cpu: {name_of(service)}: exposes port 8081 -> 8081: only the inference port 8080 may be exposed"
     ]
 
 
@@ -322,11 +257,11 @@ def test_an_example_is_validated_and_held_only_to_the_secret_rule(tree: Path) ->
 
 
 def test_the_script_exits_1_with_the_problems_and_2_when_it_cannot_run(tree: Path, rendered) -> None:
-    service = _find(rendered["cpu"], "Service", "torchserve")
-    _patch(tree, service, [{"op": "replace", "path": "/spec/ports/0/port", "value": 8082}])
+    service = find_kind(rendered["cpu"], "Service", "torchserve")
+    patch_overlay(tree, service, [{"op": "replace", "path": "/spec/ports/0/port", "value": 8082}])
     done = subprocess.run([sys.executable, *CHECK, str(tree)], capture_output=True, text=True, timeout=60)
     assert done.returncode == 1
-    assert done.stdout.splitlines() == [f"cpu: {_name(service)}: exposes port 8082 -> "
+    assert done.stdout.splitlines() == [f"cpu: {name_of(service)}: exposes port 8082 -> "
                                         f"{service['spec']['ports'][0].get('targetPort', 8082)}: only the "
                                         "inference port 8080 may be exposed"]
 
@@ -347,29 +282,24 @@ _NO_POLICY = ("no podFailurePolicy rules: exit codes 73 (ledger lock held), 75 (
               "76 (spending budget reached) would be retried, and a pod the cluster disrupted would count as a failure")
 
 
-def _poster_cronjobs(documents: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    return [document for document in documents if document["kind"] == "CronJob"
-            and document["spec"]["jobTemplate"]["spec"]["template"]["metadata"]["labels"].get(
-                "app.kubernetes.io/component") == "poster"]
-
-
 def test_every_poster_cronjob_of_the_real_tree_has_the_policy(rendered) -> None:
     for documents in rendered.values():
-        cronjobs = _poster_cronjobs(documents)
+        cronjobs = poster_cronjobs(documents)
         assert {cronjob["metadata"]["name"] for cronjob in cronjobs} == {
             f"lorecast-{command}-{platform}" for command in ("post", "feedback")
-            for platform in ("twitter", "tumblr", "mastodon", "bluesky")}
+            for platform in PLATFORMS} | {
+            f"lorecast-reply-{platform}" for platform in REPLY_PLATFORMS}
         for cronjob in cronjobs:
             assert cronjob["spec"]["jobTemplate"]["spec"]["backoffLimit"] == 1  # other failures: one retry
-            assert list(poster_jobs_fail_fast([cronjob])) == [], _name(cronjob)
+            assert list(poster_jobs_fail_fast([cronjob])) == [], name_of(cronjob)
 
 
 def test_the_final_exit_codes_are_the_posters() -> None:
-    from poster.commands import post
+    from poster.commands import exits
 
     # Every exit code the poster commands define on purpose (not 0, 1 or click's 2) must end a Job.
-    defined = {value for name, value in vars(post).items() if name.startswith("EXIT_")}
-    assert {post.EXIT_BUSY, post.EXIT_RATE_LIMITED} <= defined
+    defined = {value for name, value in vars(exits).items() if name.startswith("EXIT_")}
+    assert {exits.EXIT_BUSY, exits.EXIT_RATE_LIMITED, exits.EXIT_BUDGET} <= defined
     assert defined <= set(FINAL_EXIT_CODES)
 
 
@@ -379,16 +309,17 @@ def test_without_the_base_patch_every_poster_cronjob_is_reported(tree: Path, ren
     del kustomization["patches"]
     path.write_text(yaml.safe_dump(kustomization, sort_keys=False), encoding="utf-8")
     assert check_tree(tree).problems == [
-        f"{overlay}: {_name(cronjob)}: {_NO_POLICY}"
-        for overlay in ("cpu", "gpu") for cronjob in _poster_cronjobs(rendered[overlay])
+        f"{overlay}: {name_of(cronjob)}: {_NO_POLICY}"
+        for overlay in ("cpu", "gpu") for cronjob in poster_cronjobs(rendered[overlay])
     ]
 
 
 def test_a_poster_cronjob_whose_policy_misses_an_exit_code(tree: Path, rendered) -> None:
-    cronjob = _find(rendered["cpu"], "CronJob", "poster")
-    _patch(tree, cronjob, [{"op": "replace", "path": f"{_POLICY_PATH}/rules/0/onExitCodes/values", "value": [73, 75]}])
+    cronjob = find_kind(rendered["cpu"], "CronJob", "poster")
+    patch_overlay(tree, cronjob,
+                  [{"op": "replace", "path": f"{_POLICY_PATH}/rules/0/onExitCodes/values", "value": [73, 75]}])
     assert check_tree(tree).problems == [
-        f"cpu: {_name(cronjob)}: podFailurePolicy: exit codes 76 (spending budget reached) {_RETRIED}"
+        f"cpu: {name_of(cronjob)}: podFailurePolicy: exit codes 76 (spending budget reached) {_RETRIED}"
     ]
 
 
@@ -444,17 +375,17 @@ def _restart_on_failure(_, pod_spec):
     (_restart_on_failure, "podFailurePolicy needs the pod's restartPolicy Never"),
 ], ids=lambda value: getattr(value, "__name__", "")[1:] or None)
 def test_the_job_rule_reads_the_rules_in_order(rendered, change, problem: str | None) -> None:
-    cronjob = _variant(_find(rendered["cpu"], "CronJob", "poster"), change)
+    cronjob = _variant(find_kind(rendered["cpu"], "CronJob", "poster"), change)
     assert [message for _, message in poster_jobs_fail_fast([cronjob])] == ([] if problem is None else [problem])
 
 
 def test_the_job_rule_holds_plain_poster_jobs_too_and_nothing_else(rendered) -> None:
-    cronjob = _find(rendered["cpu"], "CronJob", "poster")
+    cronjob = find_kind(rendered["cpu"], "CronJob", "poster")
     job_spec = copy.deepcopy(cronjob["spec"]["jobTemplate"]["spec"])
     del job_spec["podFailurePolicy"]
     job = {"apiVersion": "batch/v1", "kind": "Job", "metadata": {"name": "first-post"}, "spec": job_spec}
     assert [message for _, message in poster_jobs_fail_fast([job])] == [_NO_POLICY]
     other = copy.deepcopy(job)
     other["spec"]["template"]["metadata"]["labels"]["app.kubernetes.io/component"] = "migrations"
-    deployment = _find(rendered["cpu"], "Deployment", "torchserve")
+    deployment = find_kind(rendered["cpu"], "Deployment", "torchserve")
     assert list(poster_jobs_fail_fast([other, deployment])) == []
