@@ -1,15 +1,27 @@
 """Mastodon's REST API with a user's Bearer token: the `mastodon` platform, on any instance.
 
     m = MastodonPlatform("https://mastodon.example", token)   # visibility="unlisted"
-    m.account           GET /api/v1/accounts/verify_credentials  -> {"id", "username", "acct", ...}, once
+    m.account           GET /api/v1/accounts/verify_credentials  -> {"id", "username", "acct", ...}, once;
+    m.own_id            the account's id from the same answer
     m.fits(text)        None, or "501 characters, mastodon.example allows 500": the instance's own limit from
                         GET /api/v2/instance -> {"configuration": {"statuses": {"max_characters",
                         "characters_reserved_per_url"}}}, once (500 and 23 when it does not say)
     m.post(draft)       POST /api/v1/statuses {"status", "visibility"} with Idempotency-Key: lorecast-<draft.key>
                         -> {"id", "content", ...}: a retry with the same key within the hour the instance keeps
-                        keys answers with the first status, so idempotent_create is True
-    m.find(draft)       GET /api/v1/accounts/:id/statuses?limit=40&max_id=... newest first, back to a little
-                        before draft.created_at; `content` is HTML (<p>, <br>, links), read back into plain text
+                        keys answers with the first status, so idempotent_create is True. A reply (draft.reply_to)
+                        adds "in_reply_to_id": the mention's status id, and goes out no wider than the mention:
+                        the narrower of m.visibility and the mention's (public > unlisted > private > direct),
+                        as Mastodon itself lets a reply be wider than what it answers
+    m.find(draft)       GET /api/v1/accounts/:id/statuses?limit=40&max_id=... newest first (replies included),
+                        back to a little before draft.created_at; `content` is HTML (<p>, <br>, links, mention
+                        h-cards), read back into plain text; a reply must also answer the mention's status
+    m.mentions(after)   GET /api/v1/notifications?types[]=mention&limit=40&since_id=<after>, newest first, then
+                        the Link header's rel="next" (older pages: max_id=, and since_id dropped, so the ids say
+                        when `after` is reached), at most MENTION_PAGES pages; after=None: the newest page only.
+                        The cursor is the newest notification id (notifications are numbered apart from
+                        statuses); each Mention is its status: id, account.acct / .id, content as text,
+                        in_reply_to_id, refs {"visibility"}. The instance leaves out mentions by accounts the
+                        account blocks or mutes and never notifies one of its own, so `muted` stays False
     m.engagement(ids)   GET /api/v1/statuses?id[]=1&id[]=2 (Mastodon 4.3 and later, 20 ids a request), or
                         GET /api/v1/statuses/:id one by one where the instance has no multi-get (it answers 404)
                         -> {"favourites_count", "reblogs_count", "replies_count"}; a 404 leaves the id out
@@ -22,8 +34,8 @@ Errors, from Mastodon's error bodies {"error": "..."} (OAuth errors add "error_d
     5xx, timeouts, dropped connections                        -> PlatformError(transient=True)
     other 4xx (422: the text too long, a bad visibility)      -> PlatformError(transient=False)
 
-The token needs the scopes `read` (or read:accounts and read:statuses) and `write:statuses`; `lorecast auth
-mastodon` gets one. No retries here: the run decides (poster/run.py).
+The token needs the scopes `read` (or read:accounts, read:statuses and read:notifications) and `write:statuses`;
+`lorecast auth mastodon` gets one. No retries here: the run decides (poster/run.py).
 """
 
 from __future__ import annotations
@@ -40,7 +52,7 @@ import requests
 
 from lorecast.errors import AuthRefused, PlatformError, RateLimited
 from poster.credentials import one_line
-from poster.platforms.base import Draft, Engagement, Platform
+from poster.platforms.base import MENTION_PAGES, Draft, Engagement, Mention, MentionPage, Platform
 from poster.platforms.http import RateLimit, answer, header_number, resets
 from poster.responses import count, excerpt, json_body, shape, string_field
 from textrules.forms import platform_form
@@ -52,6 +64,7 @@ PAGE_SIZE = 40  # statuses per page of an account's statuses: Mastodon's maximum
 MAX_PAGES = 25  # find() gives up (and says it cannot tell) after this many pages
 CLOCK_MARGIN = timedelta(minutes=10)  # the instance's clock against ours: find() looks this much further back
 ENGAGEMENT_BATCH = 20  # ids per GET /api/v1/statuses: Mastodon refuses more (DEFAULT_STATUSES_LIMIT)
+NOTIFICATION_PAGE = 40  # notifications per page: Mastodon's default (at most 80)
 AUTH_HINT = ("check the access token and its scopes (read write:statuses); `lorecast auth mastodon` gets a new "
              "one")
 
@@ -59,6 +72,7 @@ AUTH_HINT = ("check the access token and its scopes (read write:statuses); `lore
 class MastodonPlatform(Platform):
     name = "mastodon"
     idempotent_create = True
+    replies = True
 
     def __init__(self, instance_url: str, access_token: str, visibility: str = "unlisted",
                  timeout: float = 30.0) -> None:
@@ -85,6 +99,10 @@ class MastodonPlatform(Platform):
         return self._me()[1]
 
     @property
+    def own_id(self) -> str:
+        return self._me()[0]
+
+    @property
     def host(self) -> str:
         return urlsplit(self.instance_url).netloc or self.instance_url
 
@@ -98,7 +116,11 @@ class MastodonPlatform(Platform):
         return None
 
     def post(self, draft: Draft) -> str:
-        document = self._call("POST", "/api/v1/statuses", json={"status": draft.text, "visibility": self.visibility},
+        body = {"status": draft.text, "visibility": self.visibility}
+        if draft.reply_to is not None:
+            body.update(in_reply_to_id=draft.reply_to.id,
+                        visibility=narrower(self.visibility, draft.reply_to.refs.get("visibility")))
+        document = self._call("POST", "/api/v1/statuses", json=body,
                               headers={"Idempotency-Key": idempotency_key(draft)})
         status_id = string_field(document, "id")
         if status_id is None:
@@ -115,7 +137,8 @@ class MastodonPlatform(Platform):
             page = self._call_list("GET", f"/api/v1/accounts/{account_id}/statuses", params=params)
             for status in page:
                 content = status.get("content")
-                if isinstance(content, str) and platform_form(html_to_text(content)) in wanted:
+                answers = draft.reply_to is None or string_field(status, "in_reply_to_id") == draft.reply_to.id
+                if answers and isinstance(content, str) and platform_form(html_to_text(content)) in wanted:
                     return string_field(status, "id")
             created = [_created_at(status) for status in page]
             if not page or any(when is not None and when < oldest for when in created):
@@ -126,6 +149,36 @@ class MastodonPlatform(Platform):
             params = {**params, "max_id": last_id}
         raise self._error(f"looked through {MAX_PAGES * PAGE_SIZE} statuses of @{self.account} on {self.host} "
                           f"without reaching {draft.created_at.isoformat()}: cannot tell whether the post is there")
+
+    def mentions(self, after: str | None) -> MentionPage:
+        floor = None if after is None else _cursor_number(after)
+        if after is not None and floor is None:
+            raise self._error(f"{after!r} is not a Mastodon notification id: cannot read mentions after it")
+        params: dict[str, Any] | None = {"types[]": "mention", "limit": NOTIFICATION_PAGE,
+                                         **({"since_id": after} if after is not None else {})}
+        path = "/api/v1/notifications"
+        found: dict[int, Mention] = {}
+        newest: tuple[int, str] | None = None
+        complete = False
+        for _ in range(MENTION_PAGES):
+            page, next_url = self._notifications(path, params)
+            reached = False
+            for notification in page:
+                number, notification_id = self._notification_id(notification)
+                if floor is not None and number <= floor:
+                    reached = True  # past since_id's first page: the next link does not keep since_id
+                    continue
+                if newest is None or number > newest[0]:
+                    newest = (number, notification_id)
+                mention = self._mention(notification)
+                if mention is not None:
+                    found[number] = mention
+            if reached or after is None or not page or next_url is None:  # after=None: the newest page only
+                complete = True
+                break
+            path, params = self._same_instance(next_url), None
+        return MentionPage([found[number] for number in sorted(found)],
+                           newest[1] if newest is not None else after, complete=complete)
 
     def engagement(self, ids: Sequence[str]) -> dict[str, Engagement]:
         counts: dict[str, Engagement] = {}
@@ -167,6 +220,53 @@ class MastodonPlatform(Platform):
                             count(statuses.get("characters_reserved_per_url")) or DEFAULT_URL_CHARACTERS)
         return self._limits
 
+    # --- mentions
+
+    def _notifications(self, path: str, params: dict[str, Any] | None) -> tuple[list[dict[str, Any]], str | None]:
+        """One page of notifications and the URL of the next (older) one, None when there is none."""
+        response, document = self._exchange("GET", path, False, params=params)
+        if not isinstance(document, list):
+            raise self._error(f"{self.host} answered GET /api/v1/notifications with {shape(document)}, not a JSON "
+                              "list")
+        next_url = response.links.get("next", {}).get("url")
+        return [item for item in document if isinstance(item, dict)], next_url
+
+    def _same_instance(self, url: str) -> str:
+        """The path and query of a Link URL on this instance: the token goes nowhere else."""
+        if not url.startswith(self.instance_url + "/"):
+            raise self._error(f"{self.host} linked the next page of notifications to another site, "
+                              f"{urlsplit(url).netloc or url[:80]!r}")
+        return url[len(self.instance_url):]
+
+    def _notification_id(self, notification: dict[str, Any]) -> tuple[int, str]:
+        notification_id = string_field(notification, "id")
+        number = _cursor_number(notification_id) if notification_id is not None else None
+        if notification_id is None or number is None:
+            raise self._error(f"{self.host} answered GET /api/v1/notifications with a notification without a "
+                              "numeric id")
+        return number, notification_id
+
+    def _mention(self, notification: dict[str, Any]) -> Mention | None:
+        """The Mention of a `mention` notification; None for another type or one without its status."""
+        status = notification.get("status")
+        if notification.get("type") != "mention" or not isinstance(status, dict):
+            return None
+        account = notification.get("account")
+        account = account if isinstance(account, dict) else status.get("account")
+        account = account if isinstance(account, dict) else {}
+        status_id, author, author_id = (string_field(status, "id"), string_field(account, "acct"),
+                                        string_field(account, "id"))
+        created_at = _created_at(status) or _created_at(notification)
+        content = status.get("content")
+        if status_id is None or author is None or author_id is None or created_at is None:
+            raise self._error(f"{self.host} answered GET /api/v1/notifications with a mention without its "
+                              "status id, author or time")
+        visibility = string_field(status, "visibility")
+        return Mention(id=status_id, author=author, author_id=author_id,
+                       text=html_to_text(content) if isinstance(content, str) else "", created_at=created_at,
+                       parent=string_field(status, "in_reply_to_id"),
+                       refs={"visibility": visibility} if visibility is not None else {})
+
     def _statuses(self, batch: list[str]) -> list[dict[str, Any]]:
         if self._multi_get:
             statuses = self._call_list("GET", "/api/v1/statuses", params={"id[]": batch}, missing_ok=True)
@@ -198,7 +298,11 @@ class MastodonPlatform(Platform):
 
     def _send(self, method: str, path: str, missing_ok: bool, **kwargs: Any) -> Any:
         """The JSON body of a 2xx answer; None for a 404 when `missing_ok`; the mapped PlatformError otherwise."""
-        where = f"{method} {path}"
+        return self._exchange(method, path, missing_ok, **kwargs)[1]
+
+    def _exchange(self, method: str, path: str, missing_ok: bool, **kwargs: Any) -> tuple[requests.Response, Any]:
+        """The answer and its JSON body, as _send; `path` may carry a query (a Link URL's)."""
+        where = f"{method} {path.partition('?')[0]}"
         response = answer(self._session, method, self.instance_url + path, self.timeout, f"{self.host}: {where}",
                           self._error, **kwargs)
         self._note_rate_limit(response)
@@ -208,7 +312,7 @@ class MastodonPlatform(Platform):
             if document is None:
                 raise self._error(f"{self.host} answered {where} with {excerpt(response)}, not JSON",
                                   transient=method == "POST")
-            return document
+            return response, document
         detail = error_reason(document) or excerpt(response)
         if status == 429:
             reset_at = reset_time(response)
@@ -217,7 +321,7 @@ class MastodonPlatform(Platform):
         if status in (401, 403):
             raise self._error(f"{self.host} refused {where} (HTTP {status}): {detail}; {AUTH_HINT}", AuthRefused)
         if status == 404 and missing_ok:
-            return None
+            return response, None
         raise self._error(f"{self.host} answered HTTP {status} to {where}: {detail}", transient=status >= 500)
 
     def _note_rate_limit(self, response: requests.Response) -> None:
@@ -234,6 +338,14 @@ class MastodonPlatform(Platform):
 def idempotency_key(draft: Draft) -> str:
     """The Idempotency-Key of a draft: its ledger row's key, so every retry of the row sends the same one."""
     return f"lorecast-{draft.key}"
+
+
+def narrower(configured: str, mention: str | None) -> str:
+    """The visibility of a reply: the narrower of the configured one and the mention's; "direct" when the
+    mention's is unknown, as a reply must never reach further than what it answers."""
+    if mention not in VISIBILITIES:
+        return "direct"
+    return max(configured, mention, key=VISIBILITIES.index)
 
 
 def reset_time(response: requests.Response) -> float | None:
@@ -352,6 +464,11 @@ def _engagement(status: dict[str, Any]) -> Engagement:
     return Engagement(likes=count(status.get("favourites_count")) or 0,
                       reposts=count(status.get("reblogs_count")) or 0,
                       replies=count(status.get("replies_count")) or 0)
+
+
+def _cursor_number(notification_id: str) -> int | None:
+    """A notification id as the number Mastodon orders by (ids are decimal strings); None when it is none."""
+    return int(notification_id) if notification_id.isascii() and notification_id.isdigit() else None
 
 
 def _created_at(status: dict[str, Any]) -> datetime | None:
