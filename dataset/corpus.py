@@ -48,6 +48,11 @@ class Corpus:
     def content_hash(self) -> str:
         return self.meta.get("content_hash") or content_hash(self.train, self.test, self.words)
 
+    @property
+    def conversation_tags(self) -> bool:
+        """Whether its texts carry conversation tags (the Reddit source's --conversation-tags)."""
+        return bool(self.meta.get("options", {}).get("conversation_tags", False))
+
 
 def _read_lines(path: Path) -> list[str]:
     return [line for line in path.read_text(encoding="utf-8").split("\n") if line]

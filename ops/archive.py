@@ -13,7 +13,7 @@ lorecast-archive.json (one JSON object, written last):
                        itself (MAR-INF/MANIFEST.json is added later by the archiver)
     generator          {"source": model dir, "training": the model dir's lorecast-training.json}
     selector           {"source": selector dir} or null
-    corpus             {"source": corpus dir, "content_hash", "seed_words", "novelty_sentences"}
+    corpus             {"source": corpus dir, "content_hash", "seed_words", "novelty_sentences", "conversation_tags"}
     blocklist          {"sources": [file, ...], "terms": int}
     options            {"workers", "batch_size", "max_batch_delay", "response_timeout", "handler": {...}}
 """
@@ -130,6 +130,7 @@ def build_archive(
                 "content_hash": corpus.content_hash,
                 "seed_words": len(corpus.words),
                 "novelty_sentences": len(corpus.train),
+                "conversation_tags": corpus.conversation_tags,  # the worker answers replies in those tags
             },
             "blocklist": {"sources": [str(path.resolve()) for path in blocklists], "terms": len(terms)},
             "options": asdict(options),

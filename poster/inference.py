@@ -5,7 +5,7 @@ lorecast `.mar`.
     generation = client.generate(n=3, seed="kernel", temperature=0.8)
     for text in generation.texts: print(text.text, text.score)
 
-Request: a JSON object of the fields in serve_handler/request_schema.json (n, seed | prompt, max_new_tokens,
+Request: a JSON object of the fields in serve_handler/request_schema.json (n, seed | prompt | reply_to, max_new_tokens,
 temperature, top_k, top_p, typical_p, mirostat {tau, eta}, candidates, min_novelty, explore, rng_seed), sent as
 `Content-Type: application/json`. Only the fields given are sent and a field given as None is left out: the
 server owns the defaults and the validation (a bad field comes back as a 400 with a one-line reason).
@@ -67,6 +67,16 @@ class GeneratedText:
 
 
 @dataclass(frozen=True)
+class ReplyConditioning:
+    """How the texts answer the request's reply_to (the response's `reply`)."""
+
+    mode: str  # "conversation" (the corpus's tags: the texts are the answer alone) or "seed"
+    said: str | None  # the word as said that the seed came from (seed mode, when a word was known)
+    seed: str | None  # the seed word used (seed mode)
+    refused: str | None  # "blocklist" or "toxicity": the screen refused what was said, and there are no texts
+
+
+@dataclass(frozen=True)
 class Generation:
     texts: list[GeneratedText]  # best first, but for exploratory picks
     seed: str | None  # the seed word used; None when the request gave a prompt
@@ -79,6 +89,7 @@ class Generation:
     missing: int  # texts asked for that no surviving candidate could fill
     batch_size: int  # requests in the TorchServe batch this one was served in
     raw: dict[str, Any]  # the response body as received
+    reply: ReplyConditioning | None = None  # for a reply_to request; None otherwise, or from an earlier worker
 
     @property
     def seed_was_mapped(self) -> bool:
@@ -275,13 +286,27 @@ def _read_generation(document: Any) -> Generation:
         rejected={reason: int(count) for reason, count in document["rejected"].items()},
         missing=int(document["missing"]),
         batch_size=int(document["batch_size"]),
+        reply=_reply(document.get("reply")),
         raw=document,
     )
 
 
+def _reply(reply: dict[str, Any] | None) -> ReplyConditioning | None:
+    if reply is None:
+        return None
+    return ReplyConditioning(mode=reply["mode"], said=reply["said"], seed=reply["seed"], refused=reply["refused"])
+
+
+# Fields a worker of an earlier release does not send: read as null when absent.
+_LATER_FIELDS = ("reply",)
+
+
 def _response_schema() -> dict[str, Any]:
-    """The worker's response_schema.json without `additionalProperties: false` (see the module docstring)."""
-    return _tolerant(worker_schema("response_schema.json"))
+    """The worker's response_schema.json without `additionalProperties: false` (see the module docstring), and
+    without requiring the fields of later releases."""
+    schema = _tolerant(worker_schema("response_schema.json"))
+    schema["required"] = [name for name in schema["required"] if name not in _LATER_FIELDS]
+    return schema
 
 
 def _tolerant(schema: Any) -> Any:

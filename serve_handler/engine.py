@@ -7,8 +7,9 @@
 A `Job` is one request's encoded prompt and its `GenerationRequest`. Each job gets `n * candidates` rows, in
 order: candidate `i` of a job is row `i` of its block, and the answer for the job lists its candidates in that
 order. A candidate's text is the prompt and its continuation decoded together (so a word split across them joins
-up), cut at the first end-of-text or newline and stripped; its score is the mean log-probability of its generated
-tokens under the model's raw distribution (the fallback ranking).
+up), cut at the first end-of-text or newline and stripped (a job with `answer_only`: the continuation alone, cut
+at the first conversation tag too: the answer to a reply in a conversation-tagged corpus); its score is the mean
+log-probability of its generated tokens under the model's raw distribution (the fallback ranking).
 
 Few calls: `RowSampler` (row_sampler.py) applies each row's own warpers and draws each row's tokens with the
 row's own random stream, so temperature, top-k/top-p/typical, Mirostat and `max_new_tokens` may all differ between
@@ -49,16 +50,19 @@ from transformers import (
 )
 
 from serve_handler.mirostat import MirostatLogitsWarper
+from serve_handler.reply import answer_of
 from serve_handler.request import GenerationRequest, Mirostat, RequestError
 from serve_handler.row_sampler import RowGroup, RowSampler
 
 
 @dataclass(frozen=True)
 class Job:
-    """One request to serve: its prompt as `encode_prompt` made it, and its settings."""
+    """One request to serve: its prompt as `encode_prompt` made it, and its settings. `answer_only` (a reply in a
+    conversation-tagged corpus): the text is the continuation alone, up to the first tag (reply.answer_of)."""
 
     prompt_ids: Sequence[int]
     request: GenerationRequest
+    answer_only: bool = False
 
 
 @dataclass(frozen=True)
@@ -148,7 +152,9 @@ def _generate_bucket(
         logits_processor=LogitsProcessorList([sampler]),
     )
 
-    texts = [_text(tokenizer, ids, row[width:].tolist()) for ids, row in zip(prompts, output.cpu())]
+    answers_only = [job.answer_only for job in jobs for _ in range(job.request.n * job.request.candidates)]
+    texts = [_text(tokenizer, ids, row[width:].tolist(), answer_only)
+             for ids, row, answer_only in zip(prompts, output.cpu(), answers_only)]
     scores = sampler.mean_logprobs()
     answers, start = [], 0
     for job in jobs:
@@ -196,13 +202,18 @@ def _stream(rng_seed: int | None, candidate: int) -> random.Random:
     return random.Random() if rng_seed is None else random.Random(f"lorecast:{rng_seed}:{candidate}")
 
 
-def _text(tokenizer: PreTrainedTokenizerBase, prompt_ids: list[int], generated: list[int]) -> tuple[str, bool]:
-    """The candidate's text (prompt and continuation, up to the line's end) and whether the line ended."""
+def _text(tokenizer: PreTrainedTokenizerBase, prompt_ids: list[int], generated: list[int],
+          answer_only: bool = False) -> tuple[str, bool]:
+    """The candidate's text (prompt and continuation, up to the line's end; with `answer_only`, the continuation
+    alone, up to the first tag too) and whether the line ended."""
     eos = tokenizer.eos_token_id
     complete = eos in generated
     if complete:
         generated = generated[: generated.index(eos)]
     # skip_special_tokens drops the prompt's leading <|endoftext|>; the generated part holds none.
-    text = tokenizer.decode(prompt_ids + generated, skip_special_tokens=True)
+    text = tokenizer.decode(generated if answer_only else prompt_ids + generated, skip_special_tokens=True)
+    ended = False
+    if answer_only:
+        text, ended = answer_of(text)
     line, newline, _ = text.partition("\n")
-    return line.strip(), complete or bool(newline)
+    return line.strip(), complete or ended or bool(newline)

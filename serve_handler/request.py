@@ -27,8 +27,10 @@ type, a body over `MAX_BODY_BYTES`, an empty body, bytes that are not UTF-8, tex
 keys, nesting too deep to read, integer literals too long to read, a top-level value that is not an object,
 NaN and infinite numbers anywhere (including 1e999, which reads as infinity), strings anywhere with lone
 surrogates (they cannot be written back as UTF-8), and whatever breaks the schema: unknown fields, wrong types
-(true is not a number), values out of bounds, control characters in seed or prompt, seed with prompt, mirostat
-with top_k, top_p or typical_p.
+(true is not a number), values out of bounds, control characters in seed or prompt (reply_to may hold line breaks
+and tabs), seed with prompt, reply_to with seed or prompt, mirostat with top_k, top_p or typical_p, and a
+reply_to with nothing left once its @-mentions and links are dropped, or over 1000 characters once its
+whitespace runs are collapsed.
 
 When mirostat is given, top_k, top_p and typical_p resolve to their "off" values (0, 1.0, 1.0) instead of their
 defaults: Mirostat truncates on its own and must be the last warper (see mirostat.py).
@@ -47,6 +49,8 @@ from typing import Any
 
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import ValidationError, best_match
+
+from serve_handler.reply import MAX_SAID_CHARS, spoken_text
 
 MAX_BODY_BYTES = 64 * 1024
 # Far beyond any bound in the schema, short enough that int() stays cheap (CPython refuses > 4300 digits anyway).
@@ -80,6 +84,7 @@ class GenerationRequest:
     n: int
     seed: str | None
     prompt: str | None
+    reply_to: str | None  # what was said, as spoken_text (reply.py) cleaned it
     max_new_tokens: int
     temperature: float
     top_k: int
@@ -242,9 +247,21 @@ def _resolve(document: dict[str, Any]) -> GenerationRequest:
     if "mirostat" in document:
         document = {**_TRUNCATION_OFF, **document}
     values = _with_defaults(document, REQUEST_SCHEMA)
+    if values["reply_to"] is not None:
+        values["reply_to"] = _said(values["reply_to"])
     if values["mirostat"] is not None:
         values["mirostat"] = Mirostat(**_with_defaults(values["mirostat"], REQUEST_SCHEMA["properties"]["mirostat"]))
     return GenerationRequest(**values)
+
+
+def _said(reply_to: str) -> str:
+    said = spoken_text(reply_to)
+    if not said:
+        raise RequestError("reply_to: nothing is left once its @-mentions, links and tags are dropped")
+    if len(said) > MAX_SAID_CHARS:
+        raise RequestError(f"reply_to: must be at most {MAX_SAID_CHARS} characters once its @-mentions, links and "
+                           f"tags are dropped and its whitespace runs collapsed, got {len(said)}")
+    return said
 
 
 def _with_defaults(document: dict[str, Any], schema: dict[str, Any]) -> dict[str, Any]:

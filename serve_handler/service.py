@@ -12,8 +12,12 @@ request never stops the others. `stats` feeds the handler's metrics.
 
 For the valid requests of a batch:
 1. The request's `rng_seed` is chosen here when it has none (and reported), so any answer can be repeated.
-2. Its start: the prompt as given; else the seed word, or the closest known word to it; else a random familiar
-   word drawn from the request's own stream (so `rng_seed` fixes it too).
+2. Its start: the prompt as given; else the seed word, or the closest known word to it; else, for a reply
+   (`reply_to`), what was said (reply.py): refused at once when the blocklist or toxicity filter rejects it (no
+   texts, nothing generated), else the previous turn of a conversation-tagged corpus (the texts are the answer
+   alone), else the rarest word of it the model knows as the seed word (seeds.py from_mention); else, and for
+   a reply none of whose words maps, a random familiar word drawn from the request's own stream (so `rng_seed`
+   fixes it too).
 3. One batched generation of every request's `n * candidates` candidates (engine.py).
 4. The filter chain over the whole batch (filters/), counting rejections per request and reason.
 5. The ranker (the selector when the archive has one) scores the survivors; each request gets `n` of them, the
@@ -23,13 +27,15 @@ Response (200):
     {"texts": [{"text", "seed", "score", "logprob", "novelty", "exploratory"}, ...],   in the order chosen, at most n
      "seed", "seed_requested", "prompt", "rng_seed", "ranked_by",
      "candidates": n * candidates generated, "rejected": {reason: count, ...}, "missing": n - len(texts),
-     "batch_size": requests in this TorchServe batch}
+     "batch_size": requests in this TorchServe batch,
+     "reply": null, or for a reply {"mode": "conversation" | "seed", "said", "seed", "refused"}}
 A request whose candidates were all rejected still gets 200, with fewer texts and "missing" saying how many.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import json
 import random
 import secrets
 import time
@@ -48,6 +54,7 @@ from serve_handler.filters.base import Draft
 from serve_handler.filters.chain import FilterChain, default_chain
 from serve_handler.novelty import NoveltyIndex
 from serve_handler.ranking import LogprobRanker, Ranker, SelectorRanker, choose
+from serve_handler.reply import conversation_prompt, mention_words
 from serve_handler.request import GenerationRequest, RequestError, parse_request
 from serve_handler.seeds import SeedWords
 from serve_handler.selector import Selector
@@ -55,6 +62,7 @@ from serve_handler.settings import HandlerSettings
 from textrules.blocklist import Blocklist, read_terms
 
 _RNG_SEED_BITS = 63  # the schema's bound: 0 .. 2**63 - 1
+SCREENING_REASONS = ("blocklist", "toxicity")  # the filters that judge a mention before it is answered
 
 
 @dataclass(frozen=True)
@@ -74,6 +82,12 @@ class _Start:
     text: str
     seed: str | None
     seed_requested: str | None
+    reply: dict[str, Any] | None = None  # the response's "reply"
+    answer_only: bool = False  # the texts are the continuation alone (engine.Job)
+
+    @property
+    def refused(self) -> bool:
+        return self.reply is not None and self.reply["refused"] is not None
 
 
 class GenerationService:
@@ -84,12 +98,16 @@ class GenerationService:
         seeds: SeedWords,
         chain: FilterChain,
         ranker: Ranker,
+        conversation_tags: bool = False,
     ) -> None:
         self.model = model
         self.tokenizer = tokenizer
         self.seeds = seeds
         self.chain = chain
         self.ranker = ranker
+        self.conversation_tags = conversation_tags  # the corpus was built with them: replies answer in them
+        # What judges a mention before it is answered: the chain's own blocklist and toxicity filters.
+        self._screens = [check for check in chain.filters if check.reason in SCREENING_REASONS]
 
     @classmethod
     def load(
@@ -104,6 +122,7 @@ class GenerationService:
             read_terms(archive_dir / layout.BLOCKLIST),
             settings, device, dtype,
             selector_dir=selector_dir if selector_dir.exists() else None,
+            conversation_tags=_conversation_tags(archive_dir),
         )
 
     @classmethod
@@ -119,12 +138,14 @@ class GenerationService:
         *,
         selector_dir: Path | None = None,
         filtered: bool = True,
+        conversation_tags: bool = False,
     ) -> GenerationService:
         """The service from its parts, each read once in its plain format: a `save_pretrained` generator dir
         (model and tokenizer), the seed words ("word<TAB>count" per line, most frequent first), the training
         sentences that novelty is measured against (one a line), the blocked terms, and optionally a selector dir
         (then the selector ranks, else the mean log-probability). `filtered=False` serves with no filters at all
-        (nothing cut at a sentence end, nothing rejected): a raw look at the generator through the same engine."""
+        (nothing cut at a sentence end, nothing rejected, no mention screened): a raw look at the generator through the
+        same engine. `conversation_tags`: the corpus was built with them, so replies are asked in them."""
         tokenizer = AutoTokenizer.from_pretrained(generator_dir)
         model = AutoModelForCausalLM.from_pretrained(generator_dir, dtype=dtype).to(device).eval()
         seeds = SeedWords.from_file(seed_words, settings.familiar_words)
@@ -133,7 +154,7 @@ class GenerationService:
             chain = default_chain(settings, blocklist, NoveltyIndex.from_file(novelty_sentences))
         else:
             chain = FilterChain(())
-        return cls(model, tokenizer, seeds, chain, _ranker(selector_dir, model, tokenizer))
+        return cls(model, tokenizer, seeds, chain, _ranker(selector_dir, model, tokenizer), conversation_tags)
 
     def serve(
         self, bodies: Sequence[tuple[bytes | None, str | None]]
@@ -146,7 +167,12 @@ class GenerationService:
             try:
                 request = _with_rng_seed(parse_request(body, content_type))
                 start = self._start(request)
-                jobs.append(Job(encode_prompt(self.tokenizer, start.text, self.model.config.n_positions), request))
+                if start.refused:  # nothing to generate
+                    answers.append(self._response(request, start, [], dict.fromkeys(self.chain.reasons, 0),
+                                                  len(bodies), generated=0))
+                    continue
+                jobs.append(Job(encode_prompt(self.tokenizer, start.text, self.model.config.n_positions), request,
+                                start.answer_only))
             except RequestError as error:
                 answers.append(error)
                 continue
@@ -177,7 +203,8 @@ class GenerationService:
         totals: Counter[str] = Counter({reason: 0 for reason in self.chain.reasons})
         for counts in rejected:
             totals.update(counts)
-        stats = BatchStats(len(bodies), len(bodies) - len(accepted), len(drafts), dict(totals),
+        bad = sum(isinstance(answer, RequestError) for answer in answers)
+        stats = BatchStats(len(bodies), bad, len(drafts), dict(totals),
                            time.perf_counter() - started, ranking_seconds)
         return answers, stats
 
@@ -187,8 +214,40 @@ class GenerationService:
         if request.seed is not None:
             word = self.seeds.closest(request.seed)
             return _Start(word, word, request.seed)
-        word = self.seeds.draw(random.Random(f"lorecast-seed:{request.rng_seed}"))
+        if request.reply_to is not None:
+            return self._reply_start(request)
+        word = self._drawn(request)
         return _Start(word, word, None)
+
+    def _reply_start(self, request: GenerationRequest) -> _Start:
+        said = request.reply_to
+        assert said is not None
+        mode = "conversation" if self.conversation_tags else "seed"
+        refused = self._screened(said, request)
+        if refused is not None:
+            return _Start("", None, None, {"mode": mode, "said": None, "seed": None, "refused": refused})
+        if self.conversation_tags:
+            return _Start(conversation_prompt(self._fitting(said)), None, None,
+                          {"mode": mode, "said": None, "seed": None, "refused": None}, answer_only=True)
+        word_said, word = self.seeds.from_mention(mention_words(said)) or (None, self._drawn(request))
+        return _Start(word, word, None, {"mode": mode, "said": word_said, "seed": word, "refused": None})
+
+    def _fitting(self, said: str) -> str:
+        """What was said, its start cut off when it would take more than half the model's context: the answer
+        needs room, and the end of what was said is what it answers."""
+        room = self.model.config.n_positions // 2
+        ids = self.tokenizer(said, add_special_tokens=False)["input_ids"]
+        return said if len(ids) <= room else self.tokenizer.decode(ids[-room:]).strip()
+
+    def _screened(self, said: str, request: GenerationRequest) -> str | None:
+        """The reason of the first screening filter that rejects what was said; None when none does."""
+        for check in self._screens:
+            if check([Draft(0, said, 0.0, True)], [request]) == [None]:
+                return check.reason
+        return None
+
+    def _drawn(self, request: GenerationRequest) -> str:
+        return self.seeds.draw(random.Random(f"lorecast-seed:{request.rng_seed}"))
 
     def _response(
         self,
@@ -197,6 +256,7 @@ class GenerationService:
         picks: list[tuple[float, Draft, bool]],
         rejected: dict[str, int],
         batch_size: int,
+        generated: int | None = None,
     ) -> dict[str, Any]:
         return {
             "texts": [
@@ -215,11 +275,19 @@ class GenerationService:
             "prompt": request.prompt,
             "rng_seed": request.rng_seed,
             "ranked_by": self.ranker.name,
-            "candidates": request.n * request.candidates,
+            "candidates": request.n * request.candidates if generated is None else generated,
             "rejected": rejected,
             "missing": request.n - len(picks),
             "batch_size": batch_size,
+            "reply": start.reply,
         }
+
+
+def _conversation_tags(archive_dir: Path) -> bool:
+    """Whether the archive's corpus was built with conversation tags (its manifest says; an older one: no)."""
+    path = archive_dir / layout.ARCHIVE_MANIFEST
+    manifest = json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
+    return bool(manifest.get("corpus", {}).get("conversation_tags", False))
 
 
 def _with_rng_seed(request: GenerationRequest) -> GenerationRequest:

@@ -97,7 +97,7 @@ def load_service(
     device, dtype = choose_local_device()
     service = GenerationService.from_parts(
         model_dir, corpus.path / WORDS_FILE, corpus.path / TRAIN_FILE, terms, settings, device, dtype,
-        selector_dir=selector_dir, filtered=filtered,
+        selector_dir=selector_dir, filtered=filtered, conversation_tags=corpus.conversation_tags,
     )
     return service, device, dtype
 

@@ -150,7 +150,8 @@ def test_the_archive_holds_what_went_in(built, inputs):
     assert manifest["generator"]["training"] == read_metadata(inputs / "model")
     assert manifest["corpus"] == {"source": str((inputs / "corpus").resolve()),
                                   "content_hash": load_corpus(inputs / "corpus").content_hash,
-                                  "seed_words": len(WORDS), "novelty_sentences": len(TRAIN)}
+                                  "seed_words": len(WORDS), "novelty_sentences": len(TRAIN),
+                                      "conversation_tags": False}
     assert manifest["blocklist"]["terms"] == 3
     assert manifest["options"]["batch_size"] == 4 and manifest["options"]["handler"]["min_chars"] == 5
     assert "lorecast-training.json" not in json.dumps(sorted(manifest["files"]))

@@ -8,6 +8,9 @@ It follows contract 5 (see poster/inference.py) closely enough to catch a client
   names of serve_handler/request_schema.json, n an integer within its bounds there, not both seed and prompt.
 - A 200 with every response field, texts made from the seed word; an unknown seed word is mapped to the closest
   of `WORDS`; `survivors` caps how many texts "pass the filters"; `texts` fixes them (cycled to n).
+- A `reply_to` (not with seed or prompt, as the handler refuses) is cleaned and seeded by the handler's own code
+  (serve_handler/reply.py, SeedWords.from_mention over `WORDS`), in seed mode: its texts start from that word,
+  and `reply` reports it. One holding a word of `refused_words` is refused as the blocklist screen would be.
 - Every 200 and 400 it makes is checked against serve_handler/response_schema.json (strictly, as the handler's
   tests check the handler) before it is sent, so it can never answer kinder than the real handler: a body that
   breaks the schema goes out as a 500 instead, and leaving the `with` block raises it. Injected `Answer`s are
@@ -35,10 +38,13 @@ from jsonschema import Draft202012Validator
 from jsonschema.exceptions import ValidationError
 from loopback_http import LoopbackServer, Reply, Request
 
+from serve_handler.reply import mention_words, spoken_text
 from serve_handler.request import ERROR_SCHEMA, REQUEST_SCHEMA, RESPONSE_SCHEMA
+from serve_handler.seeds import SeedWords
 
 MODEL = "lorecast"
 WORDS = ("kernel", "daemon", "hacker", "wizard")
+SEEDS = SeedWords(WORDS, familiar=len(WORDS))
 FIELDS = frozenset(REQUEST_SCHEMA["properties"])
 # The shipped filter chain's reasons (serve_handler/filters/chain.py): the schema keeps `rejected` an open map.
 REJECT_REASONS = ("sentence_end", "length", "blocklist", "toxicity", "novelty", "duplicate")
@@ -90,6 +96,7 @@ class StandIn(LoopbackServer):
         self.key = key
         self.survivors: int | None = None  # at most this many texts per request; None: all n
         self.texts: list[str] | None = None  # the texts to answer with, best first; None: made from the seed
+        self.refused_words: set[str] = set()  # a reply_to holding one of them is refused ("blocklist")
         self.received: list[Received] = []
         self.broken: list[ValidationError] = []  # answers of its own that broke the response schema
         self._faults: deque[Answer | Delay | Drop] = deque()
@@ -166,12 +173,20 @@ class StandIn(LoopbackServer):
         n, per_text = request.get("n", 1), request.get("candidates", 4)
         rng_seed = request.get("rng_seed", DEFAULT_RNG_SEED)
         prompt, seed_requested = request.get("prompt"), request.get("seed")
+        reply = None
         if prompt is not None:
             seed = None
         elif seed_requested is not None:
             seed = difflib.get_close_matches(seed_requested, WORDS, n=1, cutoff=0.0)[0]
         else:
             seed = WORDS[rng_seed % len(WORDS)]
+        if "reply_to" in request:
+            reply = self._reply(request["reply_to"], seed)
+            seed = reply["seed"]
+            if reply["refused"]:
+                return {"texts": [], "seed": None, "seed_requested": None, "prompt": None, "rng_seed": rng_seed,
+                        "ranked_by": "logprob", "candidates": 0, "rejected": dict.fromkeys(REJECT_REASONS, 0),
+                        "missing": n, "batch_size": 1, "reply": reply}
         start = prompt if prompt is not None else seed
         kept = n if self.survivors is None else min(n, self.survivors)
         rejected = dict.fromkeys(REJECT_REASONS, 0)
@@ -185,8 +200,15 @@ class StandIn(LoopbackServer):
         return {
             "texts": texts, "seed": seed, "seed_requested": seed_requested, "prompt": prompt, "rng_seed": rng_seed,
             "ranked_by": "logprob", "candidates": n * per_text, "rejected": rejected, "missing": n - kept,
-            "batch_size": 1,
+            "batch_size": 1, "reply": reply,
         }
+
+    def _reply(self, reply_to: str, drawn: str) -> dict[str, Any]:
+        words = mention_words(spoken_text(reply_to))
+        if self.refused_words.intersection(words):
+            return {"mode": "seed", "said": None, "seed": None, "refused": "blocklist"}
+        said, seed = SEEDS.from_mention(words) or (None, drawn)
+        return {"mode": "seed", "said": said, "seed": seed, "refused": None}
 
 
 def _problem(request: Any) -> str | None:
@@ -200,5 +222,12 @@ def _problem(request: Any) -> str | None:
         return f"n must be an integer from {bounds['minimum']} to {bounds['maximum']}, got {n!r}"
     if "seed" in request and "prompt" in request:
         return "seed and prompt cannot both be given"
+    if "reply_to" in request and ("seed" in request or "prompt" in request):
+        return "reply_to cannot be given with seed or prompt"
+    if "reply_to" in request and not isinstance(request["reply_to"], str):
+        return "reply_to: must be a string"
+    said = spoken_text(request.get("reply_to", "x"))
+    if not said or len(said) > 1000:
+        return "reply_to: 1 to 1000 characters once its @-mentions, links and tags are dropped"
     return None
 

@@ -373,3 +373,25 @@ def test_the_client_and_command_import_neither_torch_nor_transformers():
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert done.stdout.split("\n")[:2] == ["False", "[]"]
+
+
+# --- replies -------------------------------------------------------------------------------------------------------
+
+def test_a_reply_request_reports_how_it_was_conditioned(standin):
+    generation = client_for(standin).generate(n=1, reply_to="@bot what is a daemon?", rng_seed=3)
+    assert standin.received[-1].json()["reply_to"] == "@bot what is a daemon?"
+    assert generation.reply == inference.ReplyConditioning(mode="seed", said="daemon", seed="daemon", refused=None)
+    assert generation.texts[0].text.startswith("daemon")
+
+
+def test_a_refused_mention_has_no_texts_and_says_why(standin):
+    standin.refused_words = {"idiot"}
+    generation = client_for(standin).generate(n=2, reply_to="you idiot")
+    assert generation.texts == [] and generation.reply.refused == "blocklist" and generation.missing == 2
+
+
+def test_a_worker_of_an_earlier_release_without_reply_is_read(standin):
+    body = valid_body()
+    assert "reply" not in body  # as a worker before replies answers
+    standin.inject(Answer(200, body))
+    assert client_for(standin).generate().reply is None

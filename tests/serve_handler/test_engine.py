@@ -63,7 +63,8 @@ def generate_calls(model, monkeypatch) -> list[dict]:
 
 def _request(**changes) -> GenerationRequest:
     defaults = GenerationRequest(
-        n=2, seed=None, prompt=None, max_new_tokens=20, temperature=1.0, top_k=0, top_p=0.95, typical_p=1.0,
+        n=2, seed=None, prompt=None, reply_to=None, max_new_tokens=20, temperature=1.0, top_k=0, top_p=0.95,
+        typical_p=1.0,
         mirostat=None, candidates=3, min_novelty=0.25, explore=0.0, rng_seed=7,
     )  # fmt: skip
     return dataclasses.replace(defaults, **changes)

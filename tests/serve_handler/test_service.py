@@ -12,7 +12,8 @@ import torch
 from jsonschema import Draft202012Validator
 
 from serve_handler import layout
-from serve_handler.request import ERROR_SCHEMA, RESPONSE_SCHEMA, RequestError
+from serve_handler.engine import encode_prompt
+from serve_handler.request import ERROR_SCHEMA, RESPONSE_SCHEMA, RequestError, request_from_fields
 from serve_handler.selector import Calibration, Selector, SelectorHead
 from serve_handler.service import GenerationService
 from serve_handler.settings import HandlerSettings
@@ -192,3 +193,56 @@ def test_the_response_schema_names_every_filter_and_refuses_a_changed_answer(ser
     without_missing = {name: value for name, value in answer.items() if name != "missing"}
     for broken in ({**answer, "extra": 1}, without_missing, {**answer, "missing": -1}, {**answer, "ranked_by": "?"}):
         assert not RESPONSE.is_valid(broken), broken
+
+
+def test_a_reply_starts_from_the_rarest_known_word_of_what_was_said(service, trained):
+    corpus, _, _ = trained
+    words = [line.split("\t")[0] for line in (corpus / "words.txt").read_text().splitlines()]
+    common, rare = words[0], words[-1]
+    body = {"n": 2, "reply_to": f"@bot what about the {common.upper()} and the {rare}s?", "rng_seed": 5,
+            "min_novelty": 0}
+    (answer,), _ = serve(service, body)
+    assert answer["reply"] == {"mode": "seed", "said": f"{rare}s", "seed": rare, "refused": None}
+    assert answer["seed"] == rare and answer["prompt"] is None and answer["texts"]
+    assert all(text["text"].startswith(rare) for text in answer["texts"])
+    # The same rng_seed gives the same answer alone and batched with other requests.
+    _, batched, _ = serve(service, {"n": 1, "rng_seed": 1, "min_novelty": 0}, body, {"n": 1, "seed": common})[0]
+    assert [text["text"] for text in batched["texts"]] == [text["text"] for text in answer["texts"]]
+    # Nothing known in it: a familiar word drawn from the request's stream, and `said` says none was taken.
+    (drawn,), _ = serve(service, {"n": 1, "reply_to": "zzzzqqq?", "rng_seed": 5, "min_novelty": 0})
+    assert drawn["reply"]["said"] is None and drawn["reply"]["seed"] in words
+
+
+def test_a_mention_the_blocklist_refuses_is_not_answered(trained, tmp_path):
+    corpus, model, _ = trained
+    archive = lay_out_archive(tmp_path / "archive", corpus, model, blocklist="wizard\n")
+    blocked = GenerationService.load(archive, HandlerSettings(min_chars=1), torch.device("cpu"), torch.float32)
+    (answer,), stats = serve(blocked, {"n": 2, "reply_to": "you w1zard, tell me", "rng_seed": 1})
+    assert answer["reply"]["refused"] == "blocklist" and answer["texts"] == []
+    assert (answer["candidates"], answer["missing"], stats.candidates) == (0, 2, 0)  # nothing was generated
+
+
+def test_in_a_conversation_tagged_corpus_the_texts_are_the_answer_alone(trained, archive_dir):
+    corpus, model, _ = trained
+    tagged = GenerationService.from_parts(
+        model, corpus / "words.txt", corpus / "train.txt", [], HandlerSettings(min_chars=1), torch.device("cpu"),
+        torch.float32, conversation_tags=True)
+    body = {"n": 3, "reply_to": "@bot the clever fox?", "rng_seed": 2, "min_novelty": 0, "candidates": 2}
+    (answer,), _ = serve(tagged, body)
+    assert answer["reply"] == {"mode": "conversation", "said": None, "seed": None, "refused": None}
+    assert answer["seed"] is None and answer["prompt"] is None
+    for text in answer["texts"]:
+        assert "<|" not in text["text"] and not text["text"].startswith("the clever fox?")
+    start = tagged._start(request_from_fields(body))
+    assert (start.text, start.answer_only) == ("<|sor|>the clever fox?<|eor|><|sor|>", True)
+
+
+def test_an_answer_is_decoded_without_its_prompt_and_ends_at_a_tag(service):
+    from serve_handler.engine import _text
+
+    tokenizer = service.tokenizer
+    prompt = encode_prompt(tokenizer, "<|sor|>hi<|eor|><|sor|>", 128)
+    answer = tokenizer("the fox.<|eor|><|sor|>more", add_special_tokens=False)["input_ids"]
+    assert _text(tokenizer, prompt, answer, answer_only=True) == ("the fox.", True)
+    assert _text(tokenizer, prompt, answer[:3], answer_only=True)[1] is False
+    assert _text(tokenizer, prompt, answer)[0].startswith("<|sor|>hi")

@@ -153,3 +153,16 @@ def test_lorecast_generate_prints_the_texts(server):
     check_answer(status, body)
     assert out.splitlines() == [text["text"] for text in body["texts"]]
     assert "11" in err and server.inference_key not in out + err
+
+
+def test_a_mention_is_answered_from_a_word_of_it_and_a_blocked_one_refused(predict):
+    # The archive's corpus has no conversation tags: the answer starts from the rarest known word said.
+    status, body, _ = predict({"n": 2, "reply_to": "@bot what about kernals?", "rng_seed": 4, "min_novelty": 0})
+    assert status == 200, body
+    assert body["reply"] == {"mode": "seed", "said": "kernals", "seed": "kernel", "refused": None}
+    assert body["texts"] and all(text["text"].startswith("kernel") for text in body["texts"])
+    status, body, _ = predict({"n": 2, "reply_to": "you old wizard", "rng_seed": 4})
+    assert status == 200 and body["reply"]["refused"] == "blocklist"
+    assert (body["texts"], body["candidates"]) == ([], 0)
+    status, body, _ = predict({"reply_to": "hi", "seed": "kernel"})
+    assert status == 400 and body == {"error": "seed: not allowed together with reply_to"}
