@@ -10,6 +10,8 @@ BIN := $(VENV)/bin
 EXTRAS := train,serve,inspect,poster,k8s,dev
 DEMO_OUT ?= demo-out
 DEMO_MINUTES ?= 3
+# The made-up mention the demo's reply answers (each run's is new: it carries the time).
+DEMO_MENTION ?= @stdout what is a kernel, and why does it panic?
 
 # The reference Bluesky PDS (node, from npm) that the Bluesky tests post to, installed once into an ignored cache.
 PDS_SETUP ?= ../shared/bluesky-pds/setup.sh
@@ -39,7 +41,7 @@ test: venv pds
 
 # Corpus -> tiny GPT-2 (a few minutes on 2 CPU cores) -> perplexity and samples -> HTML report
 # -> selector (bootstrap mode) -> .mar -> TorchServe (token auth on) -> a few generations over HTTP
-# -> a post to stdout recorded in a ledger -> TorchServe stopped again.
+# -> a post to stdout recorded in a ledger -> a reply to a made-up mention -> TorchServe stopped again.
 demo: venv
 	$(BIN)/lorecast dataset build dataset/demo/jargon-4.4.7.jsonl --field definition --title-field headword \
 		-o $(DEMO_OUT)/corpus --force
@@ -59,7 +61,10 @@ demo: venv
 	$(BIN)/lorecast serve start --models lorecast.mar --run-dir $(DEMO_OUT)/serve
 	$(BIN)/lorecast generate --key-file $(DEMO_OUT)/serve/key_file.json -n 5 --rng-seed 0 \
 		&& $(BIN)/lorecast post stdout --key-file $(DEMO_OUT)/serve/key_file.json --ledger $(DEMO_OUT)/posts.db \
-		&& $(BIN)/lorecast ledger list --ledger $(DEMO_OUT)/posts.db; \
+		&& $(BIN)/lorecast reply stdout --key-file $(DEMO_OUT)/serve/key_file.json --ledger $(DEMO_OUT)/posts.db \
+			--stdout-mention "$(DEMO_MENTION) (asked $$(date -u +%H:%M:%S))" \
+		&& $(BIN)/lorecast ledger list --ledger $(DEMO_OUT)/posts.db \
+		&& $(BIN)/lorecast ledger mentions --ledger $(DEMO_OUT)/posts.db; \
 		status=$$?; $(BIN)/lorecast serve stop --run-dir $(DEMO_OUT)/serve; exit $$status
 
 # Render every overlay of k8s/ with `kubectl kustomize`, validate it strictly against the oldest and newest

@@ -39,9 +39,10 @@ def cli() -> None:
       lorecast generate -n 5                            ask TorchServe for texts
       lorecast post PLATFORM                            publish the best new text, keep the ledger
                                                         (twitter, tumblr, mastodon, bluesky, stdout)
+      lorecast reply PLATFORM                           answer new mentions in their threads
       lorecast feedback PLATFORM                        store engagement for the selector
       lorecast auth PLATFORM                            sign in as the bot: the .env lines
-      lorecast ledger list|export|costs|settle          what was posted, its engagement, X's bill
+      lorecast ledger list|mentions|export|costs|settle what was posted and answered, engagement, X's bill
       lorecast k8s secret --from-env .env               a Kubernetes Secret of the platform keys
 
     Inside TorchServe runs serve_handler/, the worker, which the .mar carries with textrules/ (the text

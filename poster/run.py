@@ -42,7 +42,7 @@ from lorecast.errors import (
 )
 from poster.inference import InferenceClient
 from poster.ledger import Ledger, PostRow, holder_id
-from poster.platforms.base import Draft, Engagement, Platform
+from poster.platforms.base import Draft, Engagement, Mention, Platform
 from poster.retry import ATTEMPTS, with_retries
 from poster.tid import tid
 
@@ -70,20 +70,21 @@ class PostSummary:
 
 
 @dataclass(frozen=True)
-class _Clock:
+class Clock:
     deadline: float
     clock: Callable[[], float]
     sleep: Callable[[float], None]
 
 
-def draft_of(row: PostRow) -> Draft:
-    """The draft of a ledger row: its key is derived from the row, so it is the same in every run."""
-    return Draft(row.text, tid(row.created_at, row.id), row.created_at)
+def draft_of(row: PostRow, reply_to: Mention | None = None) -> Draft:
+    """The draft of a ledger row (a reply to `reply_to`, if given): its key is derived from the row, so it is the
+    same in every run."""
+    return Draft(row.text, tid(row.created_at, row.id), row.created_at, reply_to=reply_to)
 
 
 def post_run(platform: Platform, ledger: Ledger, client: InferenceClient, options: PostOptions, say: Say,
              clock: Callable[[], float] = time.monotonic, sleep: Callable[[float], None] = time.sleep) -> PostSummary:
-    timing = _Clock(clock() + options.deadline_s, clock, sleep)
+    timing = Clock(clock() + options.deadline_s, clock, sleep)
     summary = PostSummary()
     with ledger.lock(platform.name, platform.account, holder=holder_id(), stale_after_s=options.deadline_s):
         resolve_unresolved(platform, ledger, options, summary, say, timing)
@@ -93,7 +94,7 @@ def post_run(platform: Platform, ledger: Ledger, client: InferenceClient, option
 
 
 def resolve_unresolved(platform: Platform, ledger: Ledger, options: PostOptions, summary: PostSummary, say: Say,
-                       timing: _Clock) -> None:
+                       timing: Clock) -> None:
     for row in ledger.unresolved(platform.name, platform.account):
         try:
             remote_id = _look_up(platform, draft_of(row), say, timing)
@@ -139,9 +140,9 @@ def _post_one(platform, ledger, client, options, summary, say, timing):
                                    ranked_by=generation.ranked_by, rng_seed=generation.rng_seed)
             draft = draft_of(ledger.post(post_id))
             try:
-                remote_id = _send(platform, ledger, post_id, draft, say, timing, options.max_wait_s)
+                remote_id = send(platform, ledger, post_id, draft, say, timing, options.max_wait_s)
             except BaseException:
-                _leave_nothing_pending(ledger, post_id)
+                leave_nothing_pending(ledger, post_id)
                 raise
             if remote_id is None:
                 _skip(summary, "duplicate on the platform")
@@ -170,7 +171,7 @@ def _nothing_to_post(options: PostOptions, summary: PostSummary) -> NothingToPos
                          f"(skipped: {_counts(summary.skipped)})")
 
 
-def _send(platform: Platform, ledger: Ledger, post_id: int, draft: Draft, say: Say, timing: _Clock,
+def send(platform: Platform, ledger: Ledger, post_id: int, draft: Draft, say: Say, timing: Clock,
           max_wait_s: float) -> str | None:
     """The remote id once the text is on the platform; None when the platform refused it as a duplicate that is
     not ours to record (the row is then failed). Raises after recording the row's fate for any other error."""
@@ -244,7 +245,7 @@ def _settle_unanswered(platform, ledger, post_id, draft, error, say, timing) -> 
     return remote_id
 
 
-def _leave_nothing_pending(ledger: Ledger, post_id: int) -> None:
+def leave_nothing_pending(ledger: Ledger, post_id: int) -> None:
     """After an error the run did not expect while sending, the post may be out: a row still pending becomes
     unknown, which later runs look up. If the ledger itself fails, the row stays pending: the next run settles it."""
     try:
@@ -254,7 +255,7 @@ def _leave_nothing_pending(ledger: Ledger, post_id: int) -> None:
         pass
 
 
-def _look_up(platform: Platform, draft: Draft, say: Say, timing: _Clock) -> str | None:
+def _look_up(platform: Platform, draft: Draft, say: Say, timing: Clock) -> str | None:
     return with_retries(lambda: platform.find(draft), what="lookup", deadline=timing.deadline, clock=timing.clock,
                         sleep=timing.sleep, say=say)
 

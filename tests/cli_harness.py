@@ -27,7 +27,8 @@ import json
 import os
 import subprocess
 import sys
-from collections.abc import Iterator, Mapping
+import time
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -213,3 +214,12 @@ def _attribute(owner: object, name: str, value: object) -> Iterator[None]:
             setattr(owner, name, saved)
         else:
             delattr(owner, name)
+
+
+def wait_for(condition: Callable[[], object], timeout: float = 30.0) -> None:
+    """Return once `condition()` is true; fail the test after `timeout` seconds (a helper for runs in the
+    background, never a timing assertion)."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.05)

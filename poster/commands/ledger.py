@@ -1,9 +1,13 @@
-"""`lorecast ledger list|export|costs|settle`: read the poster's ledger (poster/ledger.py), and settle by hand a
-post whose outcome no run could find out.
+"""`lorecast ledger list|mentions|export|costs|settle`: read the poster's ledger (poster/ledger.py), and settle by
+hand a post whose outcome no run could find out.
 
 `list` prints a table of the posts whose outcome is unknown, then the newest others, one a line: id, state,
 platform, account, remote id, created (UTC), the text shortened, and the post's latest total engagement ("-"
 before any feedback run).
+
+`mentions` prints the mentions `lorecast reply` read, newest first: id, state (new, answered, skipped, failed),
+platform, account, author, when it was written (UTC), its text shortened, and why it was skipped or failed (for
+an answered one: the reply's post id).
 
 `costs` prints the billed platform calls (X's pay-per-use) by month, platform, account and kind, with totals.
 
@@ -33,6 +37,7 @@ from lorecast.errors import LorecastError
 from poster.commands.options import ledger_option
 from poster.env_file import DotEnvGroup
 from poster.ledger import STATES, Ledger, MetricsRow, PostRow
+from poster.ledger_mentions import MENTION_STATES
 
 _TEXT_WIDTH = 60
 
@@ -69,6 +74,30 @@ def list_command(ledger_path: str, platform: str | None, state: str | None, limi
     if unknown:
         click.echo(f"{len(unknown)} post(s) with an unknown outcome: look on the platform, then "
                    "`lorecast ledger settle ID --posted REMOTE_ID` or `--failed`", err=True)
+
+
+@ledger_group.command("mentions")
+@ledger_option
+@click.option("--platform", default=None, metavar="NAME", help="Only mentions on this platform.")
+@click.option("--state", type=click.Choice(MENTION_STATES), default=None,
+              help="Only mentions in this state: new (not answered yet), answered, skipped (the caps, the screen, "
+                   "the bot's own post), failed (the reply was refused, or no answer fit).")
+@click.option("--limit", type=click.IntRange(min=0), default=20, show_default=True,
+              help="Show at most this many mentions, the newest; 0 shows them all.")
+def mentions_command(ledger_path: str, platform: str | None, state: str | None, limit: int) -> None:
+    """Print the newest mentions `lorecast reply` read, and what became of each."""
+    with Ledger(ledger_path, create=False) as ledger:
+        rows = ledger.mentions(platform=platform, state=state, limit=limit or None)
+        replies = {row.reply_to: row.id for row in ledger.replies([row.id for row in rows])}
+    if not rows:
+        click.echo(f"no mentions in {ledger_path}" + (" match" if platform or state else ""), err=True)
+        return
+    header = ("id", "state", "platform", "account", "author", "written (UTC)", "text", "why / reply")
+    _print_table([header] + [
+        (str(row.id), row.state, row.platform, row.account, "@" + row.mention.author,
+         row.mention.created_at.strftime("%Y-%m-%d %H:%M"), _shortened(row.mention.text),
+         row.reason or (f"post {replies[row.id]}" if row.id in replies else "-"))
+        for row in rows])
 
 
 @ledger_group.command("settle")
@@ -163,11 +192,13 @@ def export_command(ledger_path: str, file_format: str, output: str) -> None:
 
 
 def _table_line(row: PostRow, metrics: MetricsRow | None) -> tuple[str, ...]:
-    text = " ".join(row.text.split())
-    if len(text) > _TEXT_WIDTH:
-        text = text[: _TEXT_WIDTH - 1] + "…"
     return (str(row.id), row.state, row.platform, row.account, row.remote_id or "-",
-            row.created_at.strftime("%Y-%m-%d %H:%M"), text, str(metrics.total) if metrics else "-")
+            row.created_at.strftime("%Y-%m-%d %H:%M"), _shortened(row.text), str(metrics.total) if metrics else "-")
+
+
+def _shortened(text: str) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= _TEXT_WIDTH else text[: _TEXT_WIDTH - 1] + "…"
 
 
 _POST_FIELDS = [field.name for field in dataclasses.fields(PostRow)]

@@ -97,6 +97,9 @@ platform_options = stack_options(
     click.option("--bluesky-appview-url", envvar="LORECAST_BLUESKY_APPVIEW_URL", show_envvar=True, metavar="URL",
                  help="Where engagement is read (app.bsky.feed.getPosts); default: through the PDS, which proxies "
                       "to Bluesky's AppView."),
+    click.option("--stdout-mention", "stdout_mentions", multiple=True, metavar="TEXT",
+                 help="A made-up mention for `lorecast reply stdout` to answer, as if @someone wrote it "
+                      "(repeatable): how to try replies without a platform."),
     click.option("--timeout", "timeout_s", type=click.FloatRange(min=0, min_open=True), default=30.0,
                  show_default=True, envvar="LORECAST_TIMEOUT", show_envvar=True, metavar="SECONDS",
                  help="How long to wait for each answer from the platform. A post whose answer does not come in "
@@ -127,7 +130,7 @@ def make_platform(name: str, options: dict[str, Any], *, ledger_path: str, meter
     if name == "stdout":
         from poster.platforms.stdout import StdoutPlatform
 
-        return StdoutPlatform()
+        return StdoutPlatform(mentions=options.get("stdout_mentions", ()))
     if name == "mastodon":
         from poster.platforms.mastodon import MastodonPlatform
 
@@ -180,3 +183,23 @@ def inference_client(endpoint: str, key: str | None, key_file: str | None, timeo
     if key is None and key_file is not None:
         key = read_key_file(key_file)
     return InferenceClient(endpoint, key=key, timeout=timeout)
+
+
+request_option = click.option(
+    "--request", "request_json", default="{}", metavar="JSON", envvar="LORECAST_REQUEST", show_envvar=True,
+    help='Extra inference request fields, e.g. \'{"temperature": 0.9, "explore": 0.1}\' (see the README\'s '
+         "inference API).")
+
+
+def request_fields(request_json: str, reserved: tuple[str, ...] = ("n",)) -> dict[str, Any]:
+    """The --request JSON object; a usage error when it is not one, or names a field the command sets itself."""
+    import json
+
+    try:
+        request = json.loads(request_json)
+    except ValueError as error:
+        raise click.BadParameter(f"not JSON ({error})", param_hint="--request") from None
+    if not isinstance(request, dict) or any(name in request for name in reserved):
+        raise click.BadParameter(f"a JSON object of request fields other than {', '.join(reserved)}",
+                                 param_hint="--request")
+    return request

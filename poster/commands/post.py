@@ -1,10 +1,5 @@
-"""`lorecast post PLATFORM` and `lorecast feedback PLATFORM`: the two things a poster CronJob runs.
-
-Exit codes (so that a CronJob's history tells them apart): 0 done; 1 an error (one line on stderr); 2 a usage
-error; 73 another run holds this account's ledger lock (nothing was done); 75 rate limited until after this
-run's deadline (nothing was lost: the next run posts); 76 a billed call would pass the spending budget (it was not
-made). The Kubernetes Jobs end on 73, 75 and 76 without a retry (their podFailurePolicy).
-"""
+"""`lorecast post PLATFORM` and `lorecast feedback PLATFORM`: two of the things a poster CronJob runs (their exit
+codes: poster/commands/exits.py)."""
 
 from __future__ import annotations
 
@@ -13,6 +8,7 @@ from typing import Any
 
 import click
 
+from poster.commands.exits import meter, run_with_exit_codes, say
 from poster.commands.options import (
     inference_client,
     inference_options,
@@ -20,40 +16,11 @@ from poster.commands.options import (
     make_platform,
     platform_argument,
     platform_options,
+    request_fields,
+    request_option,
     spending_options,
 )
 from poster.env_file import DotEnvCommand
-
-EXIT_BUSY = 73
-EXIT_RATE_LIMITED = 75
-EXIT_BUDGET = 76
-
-
-def _say(line: str) -> None:
-    click.echo(line, err=True)
-
-
-def _run(action):
-    """Run `action()`, turning the lock, rate-limit and budget stops into their exit codes."""
-    from lorecast.errors import BudgetReached, LedgerBusy, RateLimited, RateLimitedExit
-
-    try:
-        return action()
-    except LedgerBusy as error:
-        _say(f"error: {error}")
-        raise click.exceptions.Exit(EXIT_BUSY) from None
-    except (RateLimitedExit, RateLimited) as error:  # RateLimited: a call outside the post, e.g. the account's
-        _say(f"error: {error}")
-        raise click.exceptions.Exit(EXIT_RATE_LIMITED) from None
-    except BudgetReached as error:
-        _say(f"error: {error}")
-        raise click.exceptions.Exit(EXIT_BUDGET) from None
-
-
-def _meter(ledger, platform: str, monthly_cap_usd, run_cap_usd, prices_path):
-    from poster.costs import Meter, read_prices
-
-    return Meter(ledger, platform, read_prices(prices_path), monthly_cap_usd=monthly_cap_usd, run_cap_usd=run_cap_usd)
 
 
 @click.command("post", cls=DotEnvCommand)
@@ -79,10 +46,7 @@ def _meter(ledger, platform: str, monthly_cap_usd, run_cap_usd, prices_path):
 @click.option("--allow-links", is_flag=True, envvar="LORECAST_ALLOW_LINKS", show_envvar=True,
               help="Post texts with a link on X too (X bills a post with a link about 13 times a plain one); "
                    "without it such candidates are skipped on X.")
-@click.option("--request", "request_json", default="{}", metavar="JSON", envvar="LORECAST_REQUEST",
-              show_envvar=True,
-              help='Extra inference request fields, e.g. \'{"temperature": 0.9, "explore": 0.1}\' '
-                   "(see the README's inference API).")
+@request_option
 @inference_options
 @ledger_option
 @platform_options
@@ -101,27 +65,20 @@ def post_command(platform: str, count: int, candidates: int, dry_run: bool, dead
     Exit codes: 0 done, 1 error, 73 another run holds the lock, 75 rate limited past the deadline,
     76 the spending budget would be passed.
     """
-    import json
-
     from poster.ledger import Ledger
     from poster.run import PostOptions, choose_text, post_run
 
-    try:
-        request = json.loads(request_json)
-    except ValueError as error:
-        raise click.BadParameter(f"not JSON ({error})", param_hint="--request") from None
-    if not isinstance(request, dict) or "n" in request:
-        raise click.BadParameter("a JSON object of request fields other than n", param_hint="--request")
+    request = request_fields(request_json)
     options = PostOptions(count=count, candidates=candidates, deadline_s=deadline_s, max_wait_s=max_wait_s,
                           settle_after_s=settle_after_s, request=request)
     with inference_client(endpoint, key, key_file) as client, Ledger(Path(ledger_path)) as ledger:
         target = make_platform(platform, platform_settings, ledger_path=ledger_path, allow_links=allow_links,
-                               meter=_meter(ledger, platform, monthly_cap_usd, run_cap_usd, prices_path))
+                               meter=meter(ledger, platform, monthly_cap_usd, run_cap_usd, prices_path))
         if dry_run:
-            text = choose_text(target, ledger, client, options, _say)
+            text = choose_text(target, ledger, client, options, say)
             click.echo(text)
             return
-        summary = _run(lambda: post_run(target, ledger, client, options, _say))
+        summary = run_with_exit_codes(lambda: post_run(target, ledger, client, options, say))
     if platform != "stdout":  # the stdout platform has printed them already
         for _, _, text in summary.posted:
             click.echo(text)
@@ -149,5 +106,5 @@ def feedback_command(platform: str, days: float, ledger_path: str, monthly_cap_u
 
     with Ledger(Path(ledger_path), create=False) as ledger:  # nothing posted yet: say so, do not create one
         target = make_platform(platform, platform_settings, ledger_path=ledger_path,
-                               meter=_meter(ledger, platform, monthly_cap_usd, run_cap_usd, prices_path))
-        _run(lambda: feedback_run(target, ledger, days, _say))
+                               meter=meter(ledger, platform, monthly_cap_usd, run_cap_usd, prices_path))
+        run_with_exit_codes(lambda: feedback_run(target, ledger, days, say))

@@ -1,5 +1,6 @@
-"""The fault matrix: `lorecast post` and `feedback` on all four platforms (X, Tumblr, Mastodon, Bluesky) through
-the faults a CronJob meets, each followed by a normal run, and every case counted.
+"""The fault matrix: `lorecast post` and `feedback` on all four platforms (X, Tumblr, Mastodon, Bluesky), and
+`lorecast reply` on the three that answer (X, Mastodon, Bluesky), through the faults a CronJob meets, each
+followed by a normal run, and every case counted.
 
 Each case is one test: a fresh ledger and fresh stand-ins (the X/Tumblr OAuth1 server, the Mastodon instance,
 the Bluesky PDS + AppView, TorchServe's), the fault, the run that meets it (its exit code and its one line), then
@@ -7,6 +8,9 @@ a normal run (exit 0). Counted after the normal run, against what the stand-in r
     double posts    texts the platform has more than once (must be 0)
     lost rows       posts on the platform without a `posted` ledger row holding their id (must be 0)
     unknown rows    ledger rows whose outcome is still unknown (allowed: the text stays blocked, nothing is lost)
+A reply case starts from one mention of the bot by another account; its "double posts" also count a second reply
+to that mention (whatever its text), and after the normal run the mention must be answered, or its reply's
+outcome still unknown.
 The table of every case is printed at the end of the test session (conftest.py's terminal summary), and the
 secrets of every platform are searched for in every line of output and in the ledger's files.
 """
@@ -19,18 +23,17 @@ import shutil
 import signal
 import sqlite3
 import subprocess
-import time
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
-from cli_harness import lorecast, start_lorecast
+from cli_harness import lorecast, start_lorecast, wait_for
 from inference_standin import NO_WORKER, Answer, StandIn
 from platform_server import DropAfterAccept, Duplicate, LateAccept, RateLimit, Slow, Status
 
-from poster.commands.post import EXIT_BUDGET, EXIT_BUSY, EXIT_RATE_LIMITED
+from poster.commands.exits import EXIT_BUDGET, EXIT_BUSY, EXIT_RATE_LIMITED
 from poster.ledger import Ledger
 from textrules.forms import platform_form
 
@@ -52,6 +55,8 @@ class Site:
     published: Callable[[], list[tuple[str, str]]]  # (remote id, text) of every post it holds, oldest first
     engage: Callable[[str], None]  # give the post with this remote id some engagement
     secrets: list[str]
+    mention: Callable[[], None] | None = None  # another account mentions the bot (the platforms that answer)
+    command: str = "post"  # what run() and process() run: "post", or "reply" for a reply case
     standin: StandIn | None = None  # TorchServe's stand-in
     monkeypatch: pytest.MonkeyPatch | None = None
     outputs: list[str] = field(default_factory=list)  # everything the runs printed
@@ -62,8 +67,12 @@ class Site:
 
 @pytest.fixture
 def site(request, env, standin, platform_server, mastodon_server, bluesky_server, monkeypatch) -> Site:
-    made = _site(request.param, platform_server, mastodon_server, bluesky_server, monkeypatch)
+    platform, _, command = request.param.partition(":")
+    made = _site(platform, platform_server, mastodon_server, bluesky_server, monkeypatch)
     made.standin, made.monkeypatch = standin, monkeypatch
+    if command:
+        made.command = command
+        made.mention()
     return made
 
 
@@ -81,10 +90,11 @@ def _site(platform, platform_server, mastodon_server, bluesky_server, monkeypatc
         account = platform_server.twitter_user.username if platform == "twitter" else platform_server.tumblr_blog
         return Site(platform, account, paths,
                     inject=lambda regex, fault, times=1: platform_server.inject(platform, regex, fault, times),
-                    published=lambda: [(post.id, post.text) for post in platform_server.posts(platform)],
+                    published=lambda: [(post.id, post.text) for post in platform_server.posts(platform, account)],
                     engage=lambda remote_id: platform_server.set_engagement(
                         platform, remote_id, **({"like_count": 3} if platform == "twitter" else {"note_count": 3})),
-                    secrets=list(credentials.secrets()))
+                    secrets=list(credentials.secrets()),
+                    mention=lambda: platform_server.add_mention("ann", "What do you know about kernels?"))
     if platform == "mastodon":
         return Site(platform, mastodon_server.acct,
                     {"create": "^/api/v1/statuses$", "lookup": "^/api/v1/accounts/[^/]+/statuses$",
@@ -92,36 +102,41 @@ def _site(platform, platform_server, mastodon_server, bluesky_server, monkeypatc
                     inject=mastodon_server.inject,
                     published=lambda: [(status.id, status.text) for status in mastodon_server.posts()],
                     engage=lambda remote_id: mastodon_server.set_engagement(remote_id, favourites_count=3),
-                    secrets=[mastodon_server.access_token])
+                    secrets=[mastodon_server.access_token],
+                    mention=lambda: _mastodon_mention(mastodon_server))
     return Site(platform, bluesky_server.handle,
                 {"create": "createRecord$", "lookup": "getRecord$", "engagement": "getPosts$"},
                 inject=bluesky_server.inject,
                 published=lambda: [(record.uri, record.text) for record in bluesky_server.posts()],
                 engage=lambda uri: bluesky_server.set_engagement(uri, likeCount=3),
-                secrets=[bluesky_server.app_password, bluesky_server.password])
+                secrets=[bluesky_server.app_password, bluesky_server.password],
+                mention=lambda: _bluesky_mention(bluesky_server))
 
 
-def run(site: Site, *args: str, command: str = "post") -> tuple[int, str]:
-    result = lorecast(command, site.platform, *args)
+def _mastodon_mention(server) -> None:
+    server.add_account("ann")
+    server.mention("ann", f"@{server.acct} what do you know about kernels?")
+
+
+def _bluesky_mention(server) -> None:
+    server.add_account("ann.test")
+    server.mention("ann.test", f"@{server.handle} what do you know about kernels?")
+
+
+def run(site: Site, *args: str, command: str | None = None) -> tuple[int, str]:
+    result = lorecast(command or site.command, site.platform, *args)
     site.outputs += [result.stdout, result.stderr]
     return result.exit_code, result.stderr
 
 
 def process(site: Site, *args: str) -> subprocess.Popen[str]:
-    return start_lorecast("post", site.platform, *args, env=dict(os.environ))
+    return start_lorecast(site.command, site.platform, *args, env=dict(os.environ))
 
 
 def finish(site: Site, running: subprocess.Popen[str]) -> tuple[int, str]:
     out, err = running.communicate(timeout=90)
     site.outputs += [out, err]
     return running.returncode, err
-
-
-def wait_for(condition: Callable[[], object], timeout: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, "timed out"
-        time.sleep(0.05)
 
 
 def ledger_path() -> Path:
@@ -363,14 +378,28 @@ CASES = [
 ]
 
 
+# The posting faults that meet a reply run the same way: its create is a post in a thread.
+REPLYING = ("twitter", "mastodon", "bluesky")
+REPLY_CASES = [case for case in CASES if case.act in (
+    rate_limit_resets_soon, rate_limit_past_the_deadline, rate_limit_without_a_reset_in_reach,
+    server_error_on_create, server_errors_twice, server_errors_on_every_try, answer_slower_than_the_timeout,
+    accepted_only_after_the_timeout, connection_dropped_after_accept, kill_between_send_and_record,
+    crash_then_lookup_refused, crash_then_lookup_fails_twice, auth_refused_on_the_first_call, forbidden_on_create,
+    two_runs_at_once, torchserve_down)]
+
+
 @pytest.mark.parametrize("site, case", [
     pytest.param(platform, case, id=f"{platform}-{case.act.__name__}")
     for case in CASES for platform in case.platforms
+] + [
+    pytest.param(f"{platform}:reply", case, id=f"{platform}-reply-{case.act.__name__}")
+    for case in REPLY_CASES for platform in case.platforms if platform in REPLYING
 ], indirect=["site"])
 def test_fault_then_normal_run(site: Site, case: Case) -> None:
     code, err = case.act(site)
     expected = case.expected(site.platform)
-    row = {"platform": site.platform, "fault": case.name, "exit": code, "expected": expected}
+    fault = case.name if site.command == "post" else f"reply: {case.name}"
+    row = {"platform": site.platform, "fault": fault, "exit": code, "expected": expected}
     RESULTS.append(row)
     assert code == expected, err
     if code not in (0, KILLED):
@@ -385,8 +414,14 @@ def test_fault_then_normal_run(site: Site, case: Case) -> None:
     texts = Counter(platform_form(text) for _, text in published)
     with Ledger(ledger_path()) as ledger:
         ledger_rows = ledger.posts()
+        mentions = ledger.mentions()
     posted_ids = {row.remote_id for row in ledger_rows if row.state == "posted"}
     row["double posts"] = sum(count - 1 for count in texts.values())
+    if site.command == "reply":  # one mention: a second reply is a double, whatever its text
+        row["double posts"] = max(row["double posts"], len(published) - 1)
+        [mention] = mentions  # answered, or its reply's outcome still unknown (a later run settles it)
+        waiting = [row for row in ledger_rows if row.reply_to == mention.id and row.state == "unknown"]
+        assert mention.state == "answered" or waiting, mention
     row["lost rows"] = sum(1 for remote_id, _ in published if remote_id not in posted_ids)
     row["unknown rows"] = sum(1 for ledger_row in ledger_rows if ledger_row.state == "unknown")
     row["pending rows"] = sum(1 for ledger_row in ledger_rows if ledger_row.state == "pending")

@@ -9,10 +9,10 @@ import signal
 import time
 from pathlib import Path
 
-from cli_harness import lorecast, start_lorecast
+from cli_harness import lorecast, start_lorecast, wait_for
 from platform_server import DropAfterAccept, Duplicate, LateAccept, RateLimit, Slow, Status
 
-from poster.commands.post import EXIT_BUSY, EXIT_RATE_LIMITED
+from poster.commands.exits import EXIT_BUSY, EXIT_RATE_LIMITED
 from poster.ledger import Ledger
 
 
@@ -173,13 +173,6 @@ def test_tumblr_feedback_reads_note_counts(env, platform_server):
 
 def start_poster(env, *args):
     return start_lorecast("post", *args, env=env)
-
-
-def wait_for(condition, timeout=20.0):
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, "timed out"
-        time.sleep(0.05)
 
 
 def kill_while_sending(env, platform_server):

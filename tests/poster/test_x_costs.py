@@ -12,7 +12,7 @@ import pytest
 from cli_harness import lorecast
 
 from lorecast.errors import BudgetReached, SourceError
-from poster.commands.post import EXIT_BUDGET
+from poster.commands.exits import EXIT_BUDGET
 from poster.costs import DEFAULT_PRICES, Meter, read_prices
 from poster.ledger import Ledger
 
