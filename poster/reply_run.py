@@ -230,9 +230,10 @@ def _answer(platform: Platform, ledger: Ledger, client: InferenceClient, options
             if remote_id is None:
                 continue  # the platform holds this text already, not from us
             said = generation.reply.said if generation.reply is not None else None
-            summary.answered.append(Answer(mention.id, post_id, remote_id, text, said, timing.clock() - read_at))
+            answer = Answer(mention.id, post_id, remote_id, text, said, timing.clock() - read_at)
+            summary.answered.append(answer)
             say(f"answered mention {mention.id} by @{mention.author} as {remote_id}"
-                + (f" (seeded from {said!r})" if said else ""))
+                + (f" (seeded from {said!r})" if said else "") + f", {answer.seconds:.2f} s after the mentions read")
             return
     ledger.fail_mention(row.id, f"no answer fit after {options.attempts} rounds of {options.candidates}")
     summary.failed += 1

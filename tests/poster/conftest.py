@@ -69,8 +69,8 @@ def env(platform_server, standin, tmp_path, monkeypatch):
 
 
 def pytest_terminal_summary(terminalreporter) -> None:
-    """The fault matrix's table (test_fault_matrix.py) and the poster runs' peak memory
-    (test_poster_footprint.py), when those tests ran."""
+    """The fault matrix's table (test_fault_matrix.py), the reply path's timing and memory (test_reply_served.py)
+    and the poster runs' peak memory (test_poster_footprint.py), when those tests ran."""
     import sys
 
     matrix = sys.modules.get("test_fault_matrix")
@@ -81,6 +81,11 @@ def pytest_terminal_summary(terminalreporter) -> None:
         terminalreporter.section("fault matrix: platform x fault -> exit codes, double posts, lost rows")
         for line in table:
             terminalreporter.write_line("  ".join(cell.ljust(width) for cell, width in zip(line, widths)).rstrip())
+    served = sys.modules.get("test_reply_served")
+    if served is not None and served.REPLY_PATH:
+        terminalreporter.section("reply path with a real TorchServe: mentions read -> reply sent, peak RSS")
+        for platform, (seconds, mib) in served.REPLY_PATH.items():
+            terminalreporter.write_line(f"{platform:9} {seconds:6.2f} s  {mib:5.1f} MiB")
     footprint = sys.modules.get("test_poster_footprint")
     if footprint is not None and footprint.FOOTPRINT:
         terminalreporter.section("poster run peak RSS (MiB), one `lorecast post` process per platform")

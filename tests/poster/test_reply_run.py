@@ -189,3 +189,21 @@ def test_an_abusive_mention_is_skipped_and_recorded_with_its_reason(env, bot, st
     assert "blocklist screen 1" in err
     code, out, _ = lorecast("ledger", "mentions")
     assert code == 0 and "blocklist screen" in out and "skipped" in out
+
+
+def test_an_author_the_platform_says_is_muted_is_skipped(env, bluesky_server, monkeypatch):
+    # An AppView that lists muted authors' posts (Bluesky's own leaves them out) flags them: the run skips them.
+    monkeypatch.setenv("LORECAST_BLUESKY_SERVICE", bluesky_server.url)
+    monkeypatch.setenv("LORECAST_BLUESKY_HANDLE", bluesky_server.handle)
+    monkeypatch.setenv("LORECAST_BLUESKY_APP_PASSWORD", bluesky_server.app_password)
+    bluesky_server.hides_muted = False
+    for handle in ("ann.test", "troll.test"):
+        bluesky_server.add_account(handle)
+        bluesky_server.mention(handle, f"@{bluesky_server.handle} what about kernels?")
+    bluesky_server.mute("troll.test")
+    code, _, err = lorecast("reply", "bluesky")
+    assert code == 0, err
+    states = {row.mention.author: (row.state, row.reason) for row in mentions(env)}
+    assert states == {"ann.test": ("answered", None), "troll.test": ("skipped", "muted or blocked")}
+    assert [record.reply["parent"]["uri"] for record in bluesky_server.posts() if record.reply] == [
+        row.mention.id for row in mentions(env) if row.mention.author == "ann.test"]
