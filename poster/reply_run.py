@@ -169,7 +169,7 @@ def _read_mentions(platform: Platform, ledger: Ledger, summary: ReplySummary, sa
 
 def _cap(platform: Platform, ledger: Ledger, options: ReplyOptions, mention: Mention, thread: str) -> str | None:
     """Why the mention must not be answered before anything is generated; None when it may be."""
-    if mention.author_id == getattr(platform, "own_id", None) or _same_handle(mention.author, platform.account):
+    if mention.author_id == platform.own_id or _same_handle(mention.author, platform.account):
         return "own post"
     if mention.muted:
         return "muted or blocked"

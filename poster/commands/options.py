@@ -203,3 +203,20 @@ def request_fields(request_json: str, reserved: tuple[str, ...] = ("n",)) -> dic
         raise click.BadParameter(f"a JSON object of request fields other than {', '.join(reserved)}",
                                  param_hint="--request")
     return request
+
+
+def run_timing_options(deadline_s: float, max_wait_s: float) -> Callable:
+    """--deadline, --max-wait and --settle-after of a run against a platform (post, reply), with its defaults."""
+    return stack_options(
+        click.option("--deadline", "deadline_s", type=click.FloatRange(min=1), default=deadline_s, show_default=True,
+                     envvar="LORECAST_DEADLINE", show_envvar=True, metavar="SECONDS",
+                     help="The run must be done within this many seconds (set it below the CronJob's "
+                          "activeDeadlineSeconds): a rate limit that resets later stops the run with exit code 75."),
+        click.option("--max-wait", "max_wait_s", type=click.FloatRange(min=0), default=max_wait_s, show_default=True,
+                     metavar="SECONDS", help="The longest the run sleeps for a rate limit to reset."),
+        click.option("--settle-after", "settle_after_s", type=click.FloatRange(min=0), default=600.0,
+                     show_default=True, envvar="LORECAST_SETTLE_AFTER", show_envvar=True, metavar="SECONDS",
+                     help="A post or reply whose outcome is unknown (its answer never came) and that the platform "
+                          "still does not show this long after it was sent is marked failed, which frees its text "
+                          "(and a reply's mention, to be answered again)."),
+    )

@@ -18,6 +18,7 @@ from poster.commands.options import (
     platform_options,
     request_fields,
     request_option,
+    run_timing_options,
     spending_options,
 )
 from poster.env_file import DotEnvCommand
@@ -33,16 +34,7 @@ from poster.env_file import DotEnvCommand
 @click.option("--dry-run", is_flag=True,
               help="Ask TorchServe and pick the text as a real run would, print it, and stop: nothing is "
                    "published and no post is recorded (on X the account lookup is billed, and recorded as such).")
-@click.option("--deadline", "deadline_s", type=click.FloatRange(min=1), default=300.0, show_default=True,
-              envvar="LORECAST_DEADLINE", show_envvar=True, metavar="SECONDS",
-              help="The run must be done within this many seconds (set it below the CronJob's "
-                   "activeDeadlineSeconds): a rate limit that resets later stops the run with exit code 75.")
-@click.option("--max-wait", "max_wait_s", type=click.FloatRange(min=0), default=120.0, show_default=True,
-              metavar="SECONDS", help="The longest the run sleeps for a rate limit to reset.")
-@click.option("--settle-after", "settle_after_s", type=click.FloatRange(min=0), default=600.0, show_default=True,
-              envvar="LORECAST_SETTLE_AFTER", show_envvar=True, metavar="SECONDS",
-              help="A post whose outcome is unknown (its answer never came) and that the platform still does not "
-                   "show this long after it was sent is marked failed, which frees its text.")
+@run_timing_options(deadline_s=300.0, max_wait_s=120.0)
 @click.option("--allow-links", is_flag=True, envvar="LORECAST_ALLOW_LINKS", show_envvar=True,
               help="Post texts with a link on X too (X bills a post with a link about 13 times a plain one); "
                    "without it such candidates are skipped on X.")

@@ -18,6 +18,7 @@ from poster.commands.options import (
     platform_options,
     request_fields,
     request_option,
+    run_timing_options,
     spending_options,
 )
 from poster.env_file import DotEnvCommand
@@ -40,15 +41,7 @@ from poster.env_file import DotEnvCommand
 @click.option("--dry-run", is_flag=True,
               help="Read the mentions and print what the run would answer or skip, and why: nothing is sent and "
                    "the ledger is not written (on X the reads are billed, and recorded as such).")
-@click.option("--deadline", "deadline_s", type=click.FloatRange(min=1), default=240.0, show_default=True,
-              envvar="LORECAST_DEADLINE", show_envvar=True, metavar="SECONDS",
-              help="The run must be done within this many seconds (below the CronJob's activeDeadlineSeconds).")
-@click.option("--max-wait", "max_wait_s", type=click.FloatRange(min=0), default=60.0, show_default=True,
-              metavar="SECONDS", help="The longest the run sleeps for a rate limit to reset.")
-@click.option("--settle-after", "settle_after_s", type=click.FloatRange(min=0), default=600.0, show_default=True,
-              envvar="LORECAST_SETTLE_AFTER", show_envvar=True, metavar="SECONDS",
-              help="A reply (or post) whose outcome is unknown and that the platform still does not show this long "
-                   "after it was sent is marked failed; its mention is answered again.")
+@run_timing_options(deadline_s=240.0, max_wait_s=60.0)
 @request_option
 @inference_options
 @ledger_option

@@ -17,6 +17,7 @@ Replies (a platform with `replies = True`; the others raise RepliesUnsupported, 
                                        `after` (None: the newest page only), oldest first, following the
                                        platform's pagination back to the cursor (at most MENTION_PAGES pages)
     platform.reply_text(mention, answer) -> str   the text of a reply: "@author answer" (what fits() must accept)
+    platform.own_id                    the account's stable id: a mention whose author_id it is, is the bot's own
     platform.post(draft)               with draft.reply_to set, publishes the reply in the mention's thread
     platform.find(draft)               finds a reply the way it finds a post
 
@@ -94,6 +95,7 @@ class Platform(ABC):
     account: str
     idempotent_create: bool = False
     replies: bool = False
+    own_id: str | None = None  # the account's stable id (X user id, Mastodon account id, Bluesky DID), for replies
 
     @abstractmethod
     def fits(self, text: str) -> str | None: ...
