@@ -72,7 +72,6 @@ class ReplySummary:
     left: int = 0  # mentions left for a later run (max_replies reached)
     resolved: int = 0  # posts and replies of earlier runs settled
     unknown: int = 0  # posts and replies of earlier runs still unknown
-    complete: bool = True  # False when the platform's pages did not reach back to the cursor
 
     def line(self) -> str:
         skipped = ", ".join(f"{kind} {count}" for kind, count in sorted(self.skipped.items())) or "none"
@@ -160,7 +159,6 @@ def _read_mentions(platform: Platform, ledger: Ledger, summary: ReplySummary, sa
     page = _page(platform, ledger.cursor(platform.name, platform.account), timing, say)
     read_at = timing.clock()
     summary.read = ledger.record_mentions(platform.name, platform.account, page.mentions, page.cursor)
-    summary.complete = page.complete
     if not page.complete:
         say(f"more mentions came since the last run than {platform.name}'s pages this run reads; the oldest of "
             "them are left out")
