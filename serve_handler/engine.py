@@ -32,6 +32,7 @@ at most `context - its prompt length` tokens, whatever else is in its batch.
 
 from __future__ import annotations
 
+import functools
 import random
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -136,7 +137,8 @@ def _generate_bucket(
     width = max(len(ids) for ids in prompts)
     input_ids = torch.tensor([[pad] * (width - len(ids)) + ids for ids in prompts], device=model.device)
     attention_mask = torch.tensor([[0] * (width - len(ids)) + [1] * len(ids) for ids in prompts], device=model.device)
-    sampler = RowSampler(_groups(settings), streams, budgets, width, tokenizer.eos_token_id)
+    sampler = RowSampler(_groups(settings), streams, budgets, width, tokenizer.eos_token_id,
+                         newline_token_ids(tokenizer))
     config = GenerationConfig(
         max_new_tokens=max(budgets),
         do_sample=False,  # RowSampler leaves one finite score per row: greedy takes the token it drew
@@ -153,8 +155,8 @@ def _generate_bucket(
     )
 
     answers_only = [job.answer_only for job in jobs for _ in range(job.request.n * job.request.candidates)]
-    texts = [_text(tokenizer, ids, row[width:].tolist(), answer_only)
-             for ids, row, answer_only in zip(prompts, output.cpu(), answers_only)]
+    texts = [_text(tokenizer, ids, row[width:].tolist(), ended, answer_only)
+             for ids, row, ended, answer_only in zip(prompts, output.cpu(), sampler.ended(), answers_only)]
     scores = sampler.mean_logprobs()
     answers, start = [], 0
     for job in jobs:
@@ -202,18 +204,25 @@ def _stream(rng_seed: int | None, candidate: int) -> random.Random:
     return random.Random() if rng_seed is None else random.Random(f"lorecast:{rng_seed}:{candidate}")
 
 
-def _text(tokenizer: PreTrainedTokenizerBase, prompt_ids: list[int], generated: list[int],
+@functools.cache
+def newline_token_ids(tokenizer: PreTrainedTokenizerBase) -> tuple[int, ...]:
+    """The tokens whose text holds a newline: drawing one ends a row (the text is cut there). Once per tokenizer."""
+    pieces = tokenizer.batch_decode([[token] for token in range(len(tokenizer))])
+    return tuple(token for token, piece in enumerate(pieces) if "\n" in piece)
+
+
+def _text(tokenizer: PreTrainedTokenizerBase, prompt_ids: list[int], generated: list[int], ended: bool,
           answer_only: bool = False) -> tuple[str, bool]:
     """The candidate's text (prompt and continuation, up to the line's end; with `answer_only`, the continuation
-    alone, up to the first tag too) and whether the line ended."""
+    alone, up to the first tag too) and whether it is complete: the model ended it (`ended`: end-of-text or a
+    newline, RowSampler.ended), or wrote the tag that ends an answer. A row its budget ended is not complete,
+    even when an end-of-text was forced into it."""
     eos = tokenizer.eos_token_id
-    complete = eos in generated
-    if complete:
+    if eos in generated:
         generated = generated[: generated.index(eos)]
     # skip_special_tokens drops the prompt's leading <|endoftext|>; the generated part holds none.
     text = tokenizer.decode(generated if answer_only else prompt_ids + generated, skip_special_tokens=True)
-    ended = False
+    tag_ended = False
     if answer_only:
-        text, ended = answer_of(text)
-    line, newline, _ = text.partition("\n")
-    return line.strip(), complete or ended or bool(newline)
+        text, tag_ended = answer_of(text)
+    return text.partition("\n")[0].strip(), ended or tag_ended

@@ -13,10 +13,14 @@ sampling itself, one row at a time:
    cheap Python call instead of a torch op per row per step, and it gives the same numbers on CPU and GPU.
 3. It returns scores that are -inf everywhere but the drawn token, which greedy decoding then takes.
 
-Each row also has a budget of new tokens: once spent, the row is sent the end-of-text token, which stops it the
-way a sampled end does, so rows of different `max_new_tokens` share one call. While a row runs, the sampler sums
-the log-probability, under the model's raw distribution, of every token it draws (the end-of-text it draws
-included, a forced one not): `mean_logprobs()` after the call.
+A row ends itself when it draws the end-of-text token or a token holding a newline (`stop_token_ids`: the text
+is cut at the first newline anyway, so what would follow costs compute and tells nothing). Each row also has a
+budget of new tokens: once spent, the row is forced to end. An ended row is sent the end-of-text token from then
+on, which stops it inside `generate` (a forced end-of-text is never drawn by the model), so rows of different
+`max_new_tokens` share one call. `ended()` after the call says which rows the model ended itself: only those
+are complete texts, however long the rest of their batch ran. While a row runs, the sampler sums the
+log-probability, under the model's raw distribution, of every token it draws (the one that ends it included, a
+forced end-of-text not): `mean_logprobs()` after the call.
 
 Contract: one fresh instance per `generate` call; the prompt is left padded to `prompt_length` columns.
 """
@@ -50,12 +54,15 @@ class RowSampler(LogitsProcessor):
         budgets: Sequence[int],
         prompt_length: int,
         eos_token_id: int,
+        stop_token_ids: Sequence[int] = (),
     ) -> None:
         self._groups = groups
         self._group_rows = [torch.tensor(group.rows, dtype=torch.long) for group in groups]
         self._streams = streams
         self._prompt_length = prompt_length
         self._eos = eos_token_id
+        self._stops = torch.tensor(sorted({eos_token_id, *stop_token_ids}), dtype=torch.long)
+        self._ended = torch.zeros(len(streams), dtype=torch.bool)
         self._budgets = torch.tensor(budgets, dtype=torch.long)
         self._finished = torch.zeros(len(streams), dtype=torch.bool)
         self._logprob_sums = torch.zeros(len(streams), dtype=torch.float64)
@@ -84,11 +91,12 @@ class RowSampler(LogitsProcessor):
 
         spent = step >= self._budgets
         active = ~self._finished & ~spent
-        drawn = torch.where(spent, torch.full_like(drawn, self._eos), drawn)
+        drawn = torch.where(active, drawn, torch.full_like(drawn, self._eos))  # an ended row: end-of-text, forced
         drawn_logprobs = logprobs.gather(1, drawn[:, None]).squeeze(1).double()
         self._logprob_sums += torch.where(active, drawn_logprobs, 0.0)
         self._token_counts += active.long()
-        self._finished |= (drawn == self._eos) | spent
+        self._ended |= active & torch.isin(drawn, self._stops)
+        self._finished |= self._ended | spent
 
         chosen = torch.full_like(scores, -math.inf)
         chosen.scatter_(1, drawn[:, None], 0.0)
@@ -98,9 +106,15 @@ class RowSampler(LogitsProcessor):
         """The state lives where the scores are, so a step transfers nothing but the uniforms (a no-op after one)."""
         self._group_rows = [rows.to(device) for rows in self._group_rows]
         self._budgets = self._budgets.to(device)
+        self._stops = self._stops.to(device)
+        self._ended = self._ended.to(device)
         self._finished = self._finished.to(device)
         self._logprob_sums = self._logprob_sums.to(device)
         self._token_counts = self._token_counts.to(device)
+
+    def ended(self) -> list[bool]:
+        """Per row, whether the model ended it (drew end-of-text or a newline) rather than its budget."""
+        return self._ended.tolist()
 
     def mean_logprobs(self) -> list[float]:
         """Per row, the mean log-probability (natural log) of the tokens it drew before it stopped."""

@@ -173,3 +173,27 @@ def test_scores_are_finite_log_probabilities(model, tokenizer):
 def test_no_jobs_no_generate_call(model, tokenizer, generate_calls):
     assert generate_candidates(model, tokenizer, []) == []
     assert generate_calls == []
+
+
+def test_complete_means_the_model_ended_the_line_alone_or_in_a_mixed_batch(model, tokenizer):
+    # A short budget that runs out: alone, generate stops at max_new_tokens; batched with a longer budget, the
+    # sampler forces an end-of-text into the row. Neither is the model ending the line: complete stays False.
+    job = _job(tokenizer, "dragon", rng_seed=9, max_new_tokens=3, candidates=4, n=2)
+    alone = generate_candidates(model, tokenizer, [job])[0]
+    longer = _job(tokenizer, "the river", rng_seed=2, max_new_tokens=40, candidates=4, n=2)
+    batched = generate_candidates(model, tokenizer, [longer, job])[1]
+    assert [(c.text, c.complete) for c in batched] == [(c.text, c.complete) for c in alone]
+    assert [c.mean_logprob for c in batched] == pytest.approx([c.mean_logprob for c in alone], abs=1e-4)
+    assert not all(c.complete for c in batched)  # before: every row the budget ended counted as complete here
+
+
+def test_a_newline_ends_a_row_and_makes_it_complete(model, tokenizer):
+    from serve_handler.engine import newline_token_ids
+
+    newline_ids = newline_token_ids(tokenizer)
+    assert newline_ids and all("\n" in tokenizer.decode([token]) for token in newline_ids)
+    jobs = [_job(tokenizer, "the", rng_seed=seed, max_new_tokens=60, candidates=8) for seed in range(6)]
+    candidates = [c for answer in generate_candidates(model, tokenizer, jobs) for c in answer]
+    # The random test model draws a newline now and then: those rows ended themselves, however short.
+    assert all("\n" not in c.text for c in candidates)
+    assert any(c.complete for c in candidates) and not all(c.complete for c in candidates)
