@@ -124,7 +124,7 @@ def _buckets(jobs: Sequence[Job], context: int) -> list[list[int]]:
 def _generate_bucket(
     model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase, jobs: list[Job], context: int
 ) -> list[list[Candidate]]:
-    prompts, streams, budgets, settings = [], [], [], []
+    prompts, streams, budgets, settings, answers_only = [], [], [], [], []
     for job in jobs:
         request = job.request
         rows = request.n * request.candidates
@@ -132,6 +132,7 @@ def _generate_bucket(
         streams += [_stream(request.rng_seed, index) for index in range(rows)]
         budgets += [_budget(job, context)] * rows
         settings += [_sampling_key(request)] * rows
+        answers_only += [job.answer_only] * rows
 
     pad = tokenizer.pad_token_id
     width = max(len(ids) for ids in prompts)
@@ -154,7 +155,6 @@ def _generate_bucket(
         logits_processor=LogitsProcessorList([sampler]),
     )
 
-    answers_only = [job.answer_only for job in jobs for _ in range(job.request.n * job.request.candidates)]
     texts = [_text(tokenizer, ids, row[width:].tolist(), ended, answer_only)
              for ids, row, ended, answer_only in zip(prompts, output.cpu(), sampler.ended(), answers_only)]
     scores = sampler.mean_logprobs()

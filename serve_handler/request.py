@@ -29,8 +29,8 @@ NaN and infinite numbers anywhere (including 1e999, which reads as infinity), st
 surrogates (they cannot be written back as UTF-8), and whatever breaks the schema: unknown fields, wrong types
 (true is not a number), values out of bounds, control characters in seed or prompt (reply_to may hold line breaks
 and tabs), seed with prompt, reply_to with seed or prompt, mirostat with top_k, top_p or typical_p, and a
-reply_to with nothing left once its @-mentions and links are dropped, or over 1000 characters once its
-whitespace runs are collapsed.
+reply_to with nothing left once its @-mentions, links and conversation tags are dropped, or over 1000
+characters after that and once its whitespace runs are collapsed (reply.py spoken_text).
 
 When mirostat is given, top_k, top_p and typical_p resolve to their "off" values (0, 1.0, 1.0) instead of their
 defaults: Mirostat truncates on its own and must be the last warper (see mirostat.py).

@@ -222,15 +222,14 @@ class GenerationService:
     def _reply_start(self, request: GenerationRequest) -> _Start:
         said = request.reply_to
         assert said is not None
-        mode = "conversation" if self.conversation_tags else "seed"
-        refused = self._screened(said, request)
-        if refused is not None:
-            return _Start("", None, None, {"mode": mode, "said": None, "seed": None, "refused": refused})
+        reply = {"mode": "conversation" if self.conversation_tags else "seed", "said": None, "seed": None,
+                 "refused": self._screened(said, request)}
+        if reply["refused"] is not None:
+            return _Start("", None, None, reply)
         if self.conversation_tags:
-            return _Start(conversation_prompt(self._fitting(said)), None, None,
-                          {"mode": mode, "said": None, "seed": None, "refused": None}, answer_only=True)
+            return _Start(conversation_prompt(self._fitting(said)), None, None, reply, answer_only=True)
         word_said, word = self.seeds.from_mention(mention_words(said)) or (None, self._drawn(request))
-        return _Start(word, word, None, {"mode": mode, "said": word_said, "seed": word, "refused": None})
+        return _Start(word, word, None, {**reply, "said": word_said, "seed": word})
 
     def _fitting(self, said: str) -> str:
         """What was said, its start cut off when it would take more than half the model's context: the answer
