@@ -51,6 +51,7 @@ from lorecast.errors import DuplicateText, LedgerBusy, LedgerError
 from poster.ledger_mentions import MentionLedger
 from poster.ledger_sql import filters as _filters
 from poster.ledger_sql import from_iso as _time
+from poster.ledger_sql import in_chunks
 from poster.ledger_sql import iso as _iso
 from poster.platforms.base import Engagement
 from poster.process_alive import pid_alive
@@ -533,11 +534,8 @@ class Ledger(MentionLedger):
         if post_ids is None:
             rows = self._query(query)
         else:
-            ids = list(post_ids)
             rows = []
-            for start in range(0, len(ids), _IDS_PER_QUERY):  # SQLite caps the parameters of one statement
-                chunk = ids[start:start + _IDS_PER_QUERY]
-                marks = ", ".join("?" * len(chunk))
+            for marks, chunk in in_chunks(post_ids):
                 rows += self._query(f"{query} AND m.post_id IN ({marks})", chunk)
         return {row[0]: _metrics_row(row) for row in rows}
 
@@ -606,7 +604,6 @@ _POST_COLUMNS = ("id, platform, account, text, text_key, state, remote_id, score
 _METRICS_COLUMNS = "m.post_id, m.fetched_at, m.likes, m.reposts, m.replies, m.quotes, m.impressions, m.total"
 _LATEST_METRICS_ROWID = ("SELECT rowid FROM metrics WHERE post_id = m.post_id "
                          "ORDER BY fetched_at DESC, rowid DESC LIMIT 1")
-_IDS_PER_QUERY = 500
 
 
 def _post_row(row: tuple[Any, ...]) -> PostRow:

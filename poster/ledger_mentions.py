@@ -29,7 +29,7 @@ from sqlite3 import Connection
 from typing import TYPE_CHECKING, Any
 
 from lorecast.errors import LedgerError
-from poster.ledger_sql import filters, from_iso, iso
+from poster.ledger_sql import filters, from_iso, in_chunks, iso
 from poster.platforms.base import Mention
 
 if TYPE_CHECKING:
@@ -78,7 +78,7 @@ class MentionLedger:
         added = 0
         with self._write():
             for mention in mentions:
-                cursor_row = self._db.execute(
+                inserted = self._db.execute(
                     "INSERT OR IGNORE INTO mentions (platform, account, mention_id, author, author_id, text, thread, "
                     "parent, refs, muted, mentioned_at, state, seen_at, updated_at) "
                     "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'new', ?, ?)",
@@ -87,7 +87,7 @@ class MentionLedger:
                      json.dumps(mention.refs, sort_keys=True), int(mention.muted), iso(mention.created_at), now,
                      now),
                 )
-                added += cursor_row.rowcount
+                added += inserted.rowcount
             if cursor is not None:
                 self._db.execute("INSERT OR REPLACE INTO cursors (platform, account, kind, value, updated_at) "
                                  "VALUES (?, ?, ?, ?, ?)", (platform, account, kind, cursor, now))
@@ -95,11 +95,9 @@ class MentionLedger:
 
     def known_mentions(self, platform: str, account: str, mention_ids: Iterable[str]) -> set[str]:
         """Which of the platform's mention ids the ledger has stored."""
-        ids = list(mention_ids)
-        marks = ", ".join("?" * len(ids))
-        return {row[0] for row in self._query(
+        return {row[0] for marks, chunk in in_chunks(mention_ids) for row in self._query(
             f"SELECT mention_id FROM mentions WHERE platform = ? AND account = ? AND mention_id IN ({marks})",
-            (platform, account, *ids))} if ids else set()
+            (platform, account, *chunk))}
 
     def thread_of(self, platform: str, account: str, mention: Mention) -> str:
         """The thread the mention belongs to (the module docstring says how it is found)."""
@@ -145,10 +143,8 @@ class MentionLedger:
 
     def replies(self, mention_row_ids: Iterable[int]) -> list[PostRow]:
         """The live (pending, posted or unknown) replies to these mentions."""
-        ids = list(mention_row_ids)
-        marks = ", ".join("?" * len(ids))
-        return self._posts(f"WHERE reply_to IN ({marks}) AND state IN ('pending', 'posted', 'unknown')",
-                           tuple(ids)) if ids else []
+        return [post for marks, chunk in in_chunks(mention_row_ids) for post in self._posts(
+            f"WHERE reply_to IN ({marks}) AND state IN ('pending', 'posted', 'unknown')", tuple(chunk))]
 
     def skip_mention(self, mention_row_id: int, reason: str) -> None:
         """Not answered, on purpose, for `reason` (the caps, the screen, the bot's own post)."""

@@ -1,10 +1,13 @@
-"""What the ledger's modules share about its SQL: WHERE clauses of optional filters, and its timestamps (UTC ISO 8601
-text with microseconds, one fixed width, so text order is time order)."""
+"""What the ledger's modules share about its SQL: WHERE clauses of optional filters, IN lists in chunks, and its
+timestamps (UTC ISO 8601 text with microseconds, one fixed width, so text order is time order)."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Iterator
 from datetime import datetime, timezone
 from typing import Any
+
+IDS_PER_QUERY = 500  # SQLite caps the parameters of one statement (999 in older builds)
 
 
 def filters(prefix: str = "", **columns: str | None) -> tuple[str, list[Any]]:
@@ -13,6 +16,14 @@ def filters(prefix: str = "", **columns: str | None) -> tuple[str, list[Any]]:
     if not given:
         return "", []
     return "WHERE " + " AND ".join(f"{prefix}{name} = ?" for name in given), list(given.values())
+
+
+def in_chunks(values: Iterable[Any]) -> Iterator[tuple[str, list[Any]]]:
+    """("?, ?, ...", values) for each chunk of at most IDS_PER_QUERY values: one `IN (...)` query each."""
+    values = list(values)
+    for start in range(0, len(values), IDS_PER_QUERY):
+        chunk = values[start:start + IDS_PER_QUERY]
+        yield ", ".join("?" * len(chunk)), chunk
 
 
 def iso(when: datetime) -> str:

@@ -109,3 +109,13 @@ def test_a_schema_2_ledger_is_migrated_with_its_posts(tmp_path):
     assert raw.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 3
     assert raw.execute("PRAGMA foreign_key_check").fetchall() == []
     raw.close()
+
+
+def test_more_ids_than_one_query_takes_are_looked_up_in_chunks(ledger):
+    ledger.record_mentions("mastodon", "bot", [mention(number) for number in range(1200)], "n1200")
+    ids = [f"m{number}" for number in range(1300)]  # 100 of them never stored
+    assert ledger.known_mentions("mastodon", "bot", ids) == set(ids[:1200])
+    rows = ledger.open_mentions("mastodon", "bot")
+    for row in rows[:700]:
+        reply(ledger, row.id, f"@ann answer {row.id}")
+    assert len(ledger.replies(row.id for row in rows)) == 700
