@@ -11,14 +11,13 @@ one notification item to a Mention, and the cursor a reply run keeps.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
 
 from lorecast.errors import PlatformError
 from poster.platforms.base import Mention
-from poster.responses import string_field
+from poster.responses import string_field, timestamp
 
 MENTION_REASONS = ("mention", "reply")  # a post that names the account in a facet, or answers one of its posts
 CURSOR_TIES = 100  # uris a cursor keeps for its instant; past them a mention of that instant may come again
@@ -41,7 +40,7 @@ class MentionCursor:
     @classmethod
     def parse(cls, text: str) -> MentionCursor:
         when, *uris = text.split("|")
-        parsed = _time(when)
+        parsed = timestamp(when)
         if parsed is None or not all(uri.startswith("at://") for uri in uris):
             raise PlatformError(f"{text[:80]!r} is not a Bluesky mention cursor (a time, then at:// uris, joined "
                                 "by |); it comes from an earlier `lorecast reply bluesky`")
@@ -72,7 +71,7 @@ def notification(item: Any) -> tuple[datetime, str, Mention | None] | None:
     """(indexedAt, uri, the Mention or None for another reason) of one notification; None when it has no uri or
     readable time (nothing can be said of where it sorts)."""
     uri = string_field(item, "uri")
-    when = _time(item.get("indexedAt")) if uri is not None else None
+    when = timestamp(item.get("indexedAt")) if uri is not None else None
     if uri is None or when is None:
         return None
     return when, uri, _mention(item, uri, when) if item.get("reason") in MENTION_REASONS else None
@@ -96,28 +95,12 @@ def _mention(item: dict[str, Any], uri: str, when: datetime) -> Mention | None:
         thread, parent = root[0], parent_ref[0]
     viewer = author.get("viewer")
     muted = isinstance(viewer, dict) and any(viewer.get(key) for key in SILENCED)
-    return Mention(id=uri, author=handle, author_id=did, text=text, created_at=_time(record.get("createdAt")) or when,
-                   thread=thread, parent=parent, refs={"cid": cid, "root_uri": root[0], "root_cid": root[1]},
-                   muted=muted)
+    return Mention(id=uri, author=handle, author_id=did, text=text,
+                   created_at=timestamp(record.get("createdAt")) or when, thread=thread, parent=parent,
+                   refs={"cid": cid, "root_uri": root[0], "root_cid": root[1]}, muted=muted)
 
 
 def _strong_ref(reply: Any, key: str) -> tuple[str, str] | None:
     ref = reply.get(key) if isinstance(reply, dict) else None
     uri, cid = string_field(ref, "uri"), string_field(ref, "cid")
     return (uri, cid) if uri is not None and cid is not None else None
-
-
-_DATETIME = re.compile(r"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(?:\.(\d+))?(Z|[+-]\d\d:\d\d)", re.IGNORECASE)
-
-
-def _time(value: Any) -> datetime | None:
-    """An atproto datetime (RFC 3339 with a zone, any fraction of a second) as an aware datetime; None if not one."""
-    found = _DATETIME.fullmatch(value) if isinstance(value, str) else None
-    if found is None:
-        return None
-    day_time, fraction, zone = found.groups()
-    try:  # fromisoformat of Python 3.10 takes neither "Z" nor fractions other than 3 or 6 digits
-        return datetime.fromisoformat(f"{day_time}.{(fraction or '')[:6]:0<6}"
-                                      f"{'+00:00' if zone.upper() == 'Z' else zone}")
-    except ValueError:
-        return None

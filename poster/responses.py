@@ -1,10 +1,12 @@
 """Reading HTTP answers, shared by the inference client and the platform clients: a body as JSON, what an
 exchange went wrong with (for one-line errors), and the fields of a JSON answer that a client must not trust
-blindly (a string id, a count)."""
+blindly (a string id, a count, a timestamp)."""
 
 from __future__ import annotations
 
 import json
+import re
+from datetime import datetime
 from typing import Any
 
 import requests
@@ -79,3 +81,20 @@ def shape(document: Any) -> str:
     if isinstance(document, dict):
         return "an object with keys " + ", ".join(sorted(document)) if document else "an empty object"
     return f"a JSON {type(document).__name__}"
+
+
+_TIMESTAMP = re.compile(r"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(?:\.(\d+))?(Z|[+-]\d\d:\d\d)", re.IGNORECASE)
+
+
+def timestamp(value: Any) -> datetime | None:
+    """An RFC 3339 timestamp with its zone ("2026-12-03T12:00:00.000Z": X, Mastodon, atproto) as an aware
+    datetime; None when it is not one. Any fraction of a second is read (to the microsecond)."""
+    found = _TIMESTAMP.fullmatch(value.strip()) if isinstance(value, str) else None
+    if found is None:
+        return None
+    day_time, fraction, zone = found.groups()
+    try:  # fromisoformat of Python 3.10 takes neither "Z" nor fractions other than 3 or 6 digits
+        return datetime.fromisoformat(f"{day_time}.{(fraction or '')[:6]:0<6}"
+                                      f"{'+00:00' if zone.upper() == 'Z' else zone}")
+    except ValueError:  # a day or an hour out of range
+        return None

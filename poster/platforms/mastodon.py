@@ -54,7 +54,7 @@ from lorecast.errors import AuthRefused, PlatformError, RateLimited
 from poster.credentials import one_line
 from poster.platforms.base import MENTION_PAGES, Draft, Engagement, Mention, MentionPage, Platform
 from poster.platforms.http import RateLimit, answer, header_number, resets
-from poster.responses import count, excerpt, json_body, shape, string_field
+from poster.responses import count, excerpt, json_body, shape, string_field, timestamp
 from textrules.forms import platform_form
 
 VISIBILITIES = ("public", "unlisted", "private", "direct")
@@ -353,7 +353,7 @@ def reset_time(response: requests.Response) -> float | None:
     number = header_number(response, "X-RateLimit-Reset")
     if number is not None:
         return number
-    when = _iso_time(response.headers.get("X-RateLimit-Reset", ""))
+    when = timestamp(response.headers.get("X-RateLimit-Reset"))
     return when.timestamp() if when is not None else None
 
 
@@ -472,18 +472,4 @@ def _cursor_number(notification_id: str) -> int | None:
 
 
 def _created_at(status: dict[str, Any]) -> datetime | None:
-    value = status.get("created_at")
-    return _iso_time(value) if isinstance(value, str) else None
-
-
-def _iso_time(text: str) -> datetime | None:
-    """An aware datetime of an ISO 8601 timestamp ("2026-12-03T12:00:00.000Z"); None when it is none. The "Z"
-    is spelt out: Python 3.10's fromisoformat does not read it."""
-    text = text.strip()
-    if text.endswith(("Z", "z")):
-        text = text[:-1] + "+00:00"
-    try:
-        when = datetime.fromisoformat(text)
-    except ValueError:
-        return None
-    return when if when.tzinfo is not None else None
+    return timestamp(status.get("created_at"))

@@ -44,7 +44,7 @@ import contextlib
 import html
 import re
 from collections.abc import Sequence
-from datetime import datetime, timedelta, timezone
+from datetime import timedelta, timezone
 from typing import Any
 
 import requests
@@ -54,7 +54,7 @@ from poster.costs import Bill, Meter
 from poster.credentials import OAuth1Credentials
 from poster.platforms.base import MENTION_PAGES, Draft, Engagement, Mention, MentionPage, Platform
 from poster.platforms.http import RateLimit, SignedApi, header_number, resets
-from poster.responses import count, excerpt, json_body, shape, string_field
+from poster.responses import count, excerpt, json_body, shape, string_field, timestamp
 from poster.twitter_text import INVALID_CHARACTERS, MAX_WEIGHTED_LENGTH, has_link, weighted_length
 from textrules.forms import platform_form
 
@@ -277,24 +277,13 @@ def _mention(item: dict[str, Any], names: dict[str | None, str | None]) -> Menti
     username, a time), which X should never send."""
     post_id, author_id, text = string_field(item, "id"), string_field(item, "author_id"), item.get("text")
     author = names.get(author_id)
-    created_at = _time(item.get("created_at"))
+    created_at = timestamp(item.get("created_at"))
     if post_id is None or author_id is None or author is None or not isinstance(text, str) or created_at is None:
         return None
     parent = next((string_field(ref, "id") for ref in _list(item, "referenced_tweets")
                    if string_field(ref, "type") == "replied_to"), None)
     return Mention(id=post_id, author=author, author_id=author_id, text=html.unescape(text), created_at=created_at,
                    thread=string_field(item, "conversation_id"), parent=parent)
-
-
-def _time(value: Any) -> datetime | None:
-    """An aware datetime of X's "2026-01-15T10:30:00.000Z"; None when it is not one."""
-    if not isinstance(value, str):
-        return None
-    try:
-        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    return moment if moment.tzinfo is not None else None
 
 
 def _sent_text(item: dict[str, Any]) -> str:
