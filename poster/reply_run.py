@@ -70,8 +70,6 @@ class ReplySummary:
     skipped: dict[str, int] = field(default_factory=dict)  # by kind: own post, muted, author cap, ...
     failed: int = 0
     left: int = 0  # mentions left for a later run (max_replies reached)
-    resolved: int = 0  # posts and replies of earlier runs settled
-    unknown: int = 0  # posts and replies of earlier runs still unknown
 
     def line(self) -> str:
         skipped = ", ".join(f"{kind} {count}" for kind, count in sorted(self.skipped.items())) or "none"
@@ -93,9 +91,8 @@ def reply_run(platform: Platform, ledger: Ledger, client: InferenceClient, optio
     timing = Clock(clock() + options.deadline_s, clock, sleep)
     summary = ReplySummary()
     with ledger.lock(platform.name, platform.account, holder=holder_id(), stale_after_s=options.deadline_s):
-        earlier = PostSummary()
-        resolve_unresolved(platform, ledger, _post_options(options), earlier, say, timing)
-        summary.resolved, summary.unknown = earlier.resolved, earlier.unknown
+        # Posts and replies of earlier runs whose outcome is unknown: each settled one is said as it goes.
+        resolve_unresolved(platform, ledger, _post_options(options), PostSummary(), say, timing)
         read_at = _read_mentions(platform, ledger, summary, say, timing)
         tried = 0
         for row in ledger.open_mentions(platform.name, platform.account):
