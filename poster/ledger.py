@@ -8,10 +8,13 @@
 Tables (schema version in PRAGMA user_version, the file marked as ours by PRAGMA application_id):
     posts      id, platform, account, text, text_key, state 'pending' | 'posted' | 'failed' | 'unknown', remote_id,
                score, ranked_by, rng_seed, reason (why it failed, or why its outcome is unknown), created_at,
-               updated_at, posted_at
-    metrics    post_id, fetched_at, likes, reposts, replies, quotes, impressions (NULL when unknown), total
+               updated_at, posted_at, reply_to (the mention answered: poster/ledger_mentions.py), exploratory
+    metrics    post_id, fetched_at, likes, reposts, replies, quotes, impressions (NULL when unknown), total: one
+               snapshot per feedback run, none replaced (poster/ledger_engagement.py reads them at a fixed age)
     run_locks  platform, account, holder ("host:pid:token"), since: at most one run per account at a time
     calls      platform, account, kind, units, cost_usd, at: every billed platform call (poster/costs.py)
+    generations platform, account, kind 'post' | 'reply', at, candidates, texts, rejected (JSON, by filter),
+               ranked_by: every generation a run asked TorchServe for (poster/ledger_engagement.py)
 Timestamps are UTC ISO 8601 text with microseconds ("2025-01-31T12:00:00.000000+00:00"), so text order is time
 order.
 
@@ -40,7 +43,7 @@ import socket
 import sqlite3
 import time
 import uuid
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -48,12 +51,11 @@ from pathlib import Path
 from typing import Any
 
 from lorecast.errors import DuplicateText, LedgerBusy, LedgerError
+from poster.ledger_engagement import EngagementLedger, MetricsRow
 from poster.ledger_mentions import MentionLedger
 from poster.ledger_sql import filters as _filters
 from poster.ledger_sql import from_iso as _time
-from poster.ledger_sql import in_chunks
 from poster.ledger_sql import iso as _iso
-from poster.platforms.base import Engagement
 from poster.process_alive import pid_alive
 from textrules.forms import ledger_form
 
@@ -178,6 +180,21 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
             WHERE reply_to IS NOT NULL AND state IN ('pending', 'posted', 'unknown')""",
         "CREATE INDEX posts_by_remote_id ON posts (platform, account, remote_id)",
     ),
+    (  # 4: how posts were chosen: explored or not, and what every generation of a run returned and rejected
+        "ALTER TABLE posts ADD COLUMN exploratory INTEGER",
+        """CREATE TABLE generations (
+            id INTEGER PRIMARY KEY,
+            platform TEXT NOT NULL,
+            account TEXT NOT NULL,
+            kind TEXT NOT NULL CHECK (kind IN ('post', 'reply')),
+            at TEXT NOT NULL,
+            candidates INTEGER NOT NULL,
+            texts INTEGER NOT NULL,
+            rejected TEXT NOT NULL,
+            ranked_by TEXT NOT NULL
+        )""",
+        "CREATE INDEX generations_by_time ON generations (platform, account, at)",
+    ),
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 
@@ -199,18 +216,7 @@ class PostRow:
     updated_at: datetime
     posted_at: datetime | None
     reply_to: int | None = None  # the mention (its ledger row id) this post answers; None for a post of its own
-
-
-@dataclass(frozen=True)
-class MetricsRow:
-    post_id: int
-    fetched_at: datetime
-    likes: int
-    reposts: int
-    replies: int
-    quotes: int
-    impressions: int | None
-    total: int
+    exploratory: bool | None = None  # picked at random from lower-ranked candidates; None: not recorded (schema < 4)
 
 
 def text_key(text: str) -> str:
@@ -222,7 +228,7 @@ def holder_id() -> str:
     return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:12]}"
 
 
-class Ledger(MentionLedger):
+class Ledger(MentionLedger, EngagementLedger):
     """One connection to one ledger file; a context manager that closes it. Every write is its own transaction.
 
     `create=False` opens only an existing ledger (for reading it: `lorecast ledger list`); the default creates the
@@ -415,7 +421,7 @@ class Ledger(MentionLedger):
         return bool(rows)
 
     def begin(self, platform: str, account: str, text: str, *, score: float | None, ranked_by: str | None,
-              rng_seed: int | None, reply_to: int | None = None) -> int:
+              rng_seed: int | None, reply_to: int | None = None, exploratory: bool | None = None) -> int:
         """Record `text` as pending before it is sent (a reply to the mention row `reply_to`, if given); its row id.
         DuplicateText when the account has the text already, or the mention has a reply pending, posted or
         unknown."""
@@ -427,8 +433,10 @@ class Ledger(MentionLedger):
             try:
                 cursor = self._db.execute(
                     "INSERT INTO posts (platform, account, text, text_key, state, score, ranked_by, rng_seed, "
-                    "created_at, updated_at, reply_to) VALUES (?, ?, ?, ?, 'pending', ?, ?, ?, ?, ?, ?)",
-                    (platform, account, text, key, score, ranked_by, rng_seed, now, now, reply_to),
+                    "created_at, updated_at, reply_to, exploratory) "
+                    "VALUES (?, ?, ?, ?, 'pending', ?, ?, ?, ?, ?, ?, ?)",
+                    (platform, account, text, key, score, ranked_by, rng_seed, now, now, reply_to,
+                     None if exploratory is None else int(exploratory)),
                 )
             except sqlite3.IntegrityError:
                 raise self._duplicate(platform, account, key, reply_to) from None
@@ -514,44 +522,6 @@ class Ledger(MentionLedger):
         rows = self._query(f"SELECT {_POST_COLUMNS} FROM posts {clause}", parameters)
         return [_post_row(row) for row in rows]
 
-    # -- engagement ----------------------------------------------------------------------------------------------
-
-    def record_engagement(self, post_id: int, engagement: Engagement, fetched_at: datetime | None = None) -> None:
-        """Store the counts a platform reported for a post at `fetched_at` (default now); earlier ones are kept."""
-        with self._write():
-            if self._db.execute("SELECT 1 FROM posts WHERE id = ?", (post_id,)).fetchone() is None:
-                raise LedgerError(f"{self.path}: no post {post_id}")
-            self._db.execute(
-                "INSERT INTO metrics (post_id, fetched_at, likes, reposts, replies, quotes, impressions, total) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                (post_id, _iso(fetched_at or _now()), engagement.likes, engagement.reposts, engagement.replies,
-                 engagement.quotes, engagement.impressions, engagement.total),
-            )
-
-    def latest_metrics(self, post_ids: Iterable[int] | None = None) -> dict[int, MetricsRow]:
-        """The newest metrics of each post (of `post_ids`, or of all) that has any."""
-        query = f"SELECT {_METRICS_COLUMNS} FROM metrics m WHERE m.rowid = ({_LATEST_METRICS_ROWID})"
-        if post_ids is None:
-            rows = self._query(query)
-        else:
-            rows = []
-            for marks, chunk in in_chunks(post_ids):
-                rows += self._query(f"{query} AND m.post_id IN ({marks})", chunk)
-        return {row[0]: _metrics_row(row) for row in rows}
-
-    def engagement_history(self, platform: str | None = None,
-                           account: str | None = None) -> list[tuple[datetime, str, float]]:
-        """(posted_at, text, latest total engagement) of every posted post with metrics, oldest first: the posts
-        that trainer/engagement.py label_by_engagement takes."""
-        conditions, parameters = _filters("p.", platform=platform, account=account, state="posted")
-        rows = self._query(
-            f"SELECT p.posted_at, p.text, m.total FROM posts p JOIN metrics m "
-            f"ON m.rowid = (SELECT rowid FROM metrics WHERE post_id = p.id ORDER BY fetched_at DESC, rowid DESC "
-            f"LIMIT 1) {conditions} ORDER BY p.posted_at, p.id",
-            parameters,
-        )
-        return [(_time(posted_at), text, float(total)) for posted_at, text, total in rows]
-
     # -- billed calls --------------------------------------------------------------------------------------------
 
     def record_call(self, platform: str, account: str, kind: str, units: int, cost_usd: float,
@@ -600,21 +570,14 @@ def _advice(error: sqlite3.DatabaseError) -> str:
 
 
 _POST_COLUMNS = ("id, platform, account, text, text_key, state, remote_id, score, ranked_by, rng_seed, reason, "
-                 "created_at, updated_at, posted_at, reply_to")
-_METRICS_COLUMNS = "m.post_id, m.fetched_at, m.likes, m.reposts, m.replies, m.quotes, m.impressions, m.total"
-_LATEST_METRICS_ROWID = ("SELECT rowid FROM metrics WHERE post_id = m.post_id "
-                         "ORDER BY fetched_at DESC, rowid DESC LIMIT 1")
+                 "created_at, updated_at, posted_at, reply_to, exploratory")
 
 
 def _post_row(row: tuple[Any, ...]) -> PostRow:
-    *fields, created_at, updated_at, posted_at, reply_to = row
+    *fields, created_at, updated_at, posted_at, reply_to, exploratory = row
     return PostRow(*fields, created_at=_time(created_at), updated_at=_time(updated_at),
-                   posted_at=_time(posted_at) if posted_at is not None else None, reply_to=reply_to)
-
-
-def _metrics_row(row: tuple[Any, ...]) -> MetricsRow:
-    post_id, fetched_at, *counts = row
-    return MetricsRow(post_id, _time(fetched_at), *counts)
+                   posted_at=_time(posted_at) if posted_at is not None else None, reply_to=reply_to,
+                   exploratory=None if exploratory is None else bool(exploratory))
 
 
 def _now() -> datetime:

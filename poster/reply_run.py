@@ -200,13 +200,15 @@ def _answer(platform: Platform, ledger: Ledger, client: InferenceClient, options
     mention = row.mention
     for _ in range(options.attempts):
         generation = client.generate(n=options.candidates, reply_to=mention.text, **options.request)
+        ledger.record_generation(platform.name, platform.account, "reply", generation)
         refused = _refused(generation)
         if refused is not None:
             _skip(ledger, summary, row, refused, say)
             return
         for candidate, text in _fitting(platform, ledger, mention, generation):
             post_id = ledger.begin(platform.name, platform.account, text, score=candidate.score,
-                                   ranked_by=generation.ranked_by, rng_seed=generation.rng_seed, reply_to=row.id)
+                                   ranked_by=generation.ranked_by, rng_seed=generation.rng_seed, reply_to=row.id,
+                                   exploratory=candidate.exploratory)
             draft = draft_of(ledger.post(post_id), reply_to=mention)
             try:
                 remote_id = send(platform, ledger, post_id, draft, say, timing, options.max_wait_s)

@@ -135,9 +135,11 @@ def choose_text(platform: Platform, ledger: Ledger, client: InferenceClient, opt
 def _post_one(platform, ledger, client, options, summary, say, timing):
     for _ in range(options.attempts):
         generation = client.generate(n=options.candidates, **options.request)
+        ledger.record_generation(platform.name, platform.account, "post", generation)
         for candidate in _usable(platform, ledger, generation, summary, say):
             post_id = ledger.begin(platform.name, platform.account, candidate.text, score=candidate.score,
-                                   ranked_by=generation.ranked_by, rng_seed=generation.rng_seed)
+                                   ranked_by=generation.ranked_by, rng_seed=generation.rng_seed,
+                                   exploratory=candidate.exploratory)
             draft = draft_of(ledger.post(post_id))
             try:
                 remote_id = send(platform, ledger, post_id, draft, say, timing, options.max_wait_s)

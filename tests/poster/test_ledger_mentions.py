@@ -106,7 +106,7 @@ def test_a_schema_2_ledger_is_migrated_with_its_posts(tmp_path):
         assert (row.text, row.reply_to) == ("Old.", None)
         ledger.record_mentions("mastodon", "bot", [mention(1)], "n1")
     raw = sqlite3.connect(path)
-    assert raw.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 3
+    assert raw.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 4
     assert raw.execute("PRAGMA foreign_key_check").fetchall() == []
     raw.close()
 

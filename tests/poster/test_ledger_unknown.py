@@ -119,7 +119,7 @@ def test_a_schema_1_ledger_is_migrated_with_its_rows(path):
         ledger.mark_unknown(post_id, "timeout")  # the new state is allowed
         ledger.record_call("twitter", "bot", "post", 1, 0.015)
     raw = sqlite3.connect(path)
-    assert raw.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 3
+    assert raw.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 4
     assert raw.execute("PRAGMA foreign_key_check").fetchall() == []
     raw.close()
 

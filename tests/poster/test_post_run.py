@@ -39,6 +39,10 @@ def test_a_post_publishes_the_best_text_and_records_it(env, platform_server):
     assert out.strip() == published.text == row.text
     assert (row.state, row.remote_id, row.platform, row.account) == (
         "posted", published.id, "twitter", platform_server.twitter_user.username)
+    assert row.exploratory is False  # the stand-in's first text is its best, not an exploratory pick
+    with Ledger(Path(env["LORECAST_LEDGER"])) as ledger:
+        [generation] = ledger.generations()
+    assert (generation.kind, generation.ranked_by) == ("post", row.ranked_by) and generation.texts >= 1
     assert_no_secret(platform_server, out, err)
 
 
