@@ -19,8 +19,8 @@ Steps, in order:
    there are 2 or more and the fraction is not 0; always at least 1 train example) with the
    smallest sha256 of "seed NUL example". Each example's rank depends only on itself and the
    seed, so a grown corpus keeps most of its old test set. Both files keep source order.
-8. Seed words from train.txt (`dataset.seed_words`), then the four files, written atomically
-   (`dataset.corpus_writer`).
+8. Seed words from train.txt with their counts and forms, the casing prompts start with
+   (`dataset.seed_words`), then the four files, written atomically (`dataset.corpus_writer`).
 
 meta.json is as deterministic as the text files: sorted keys, no timestamps, paths as given.
 In its counts, `examples` is the number after cleaning and splitting, before deduplication;

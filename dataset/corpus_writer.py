@@ -6,9 +6,10 @@ meta.json.
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from pathlib import Path
 
-from dataset.corpus import META_FILE, TEST_FILE, TRAIN_FILE, WORDS_FILE
+from dataset.corpus import META_FILE, TEST_FILE, TRAIN_FILE, WORDS_FILE, WordsRow, words_line
 from dataset.output_dir import check_replaceable, write_atomically
 from lorecast.errors import LorecastError
 
@@ -26,7 +27,7 @@ def write_corpus(
     out_dir: Path,
     train: list[str],
     test: list[str],
-    words: list[tuple[str, int]],
+    words: Sequence[WordsRow],
     meta: dict,
     force: bool = False,
 ) -> None:
@@ -35,7 +36,7 @@ def write_corpus(
     files = {
         TRAIN_FILE: _lines(train),
         TEST_FILE: _lines(test),
-        WORDS_FILE: _lines([f"{word}\t{count}" for word, count in words]),
+        WORDS_FILE: _lines([words_line(row) for row in words]),
         META_FILE: json.dumps(meta, indent=2, sort_keys=True, ensure_ascii=False) + "\n",
     }
 

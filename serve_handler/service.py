@@ -12,12 +12,15 @@ request never stops the others. `stats` feeds the handler's metrics.
 
 For the valid requests of a batch:
 1. The request's `rng_seed` is chosen here when it has none (and reported), so any answer can be repeated.
-2. Its start: the prompt as given; else the seed word, or the closest known word to it; else, for a reply
-   (`reply_to`), what was said (reply.py): refused at once when the blocklist or toxicity filter rejects it (no
-   texts, nothing generated), else the previous turn of a conversation-tagged corpus (the texts are the answer
-   alone), else the rarest word of it the model knows as the seed word (seeds.py from_mention); else, and for
-   a reply none of whose words maps, a random familiar word drawn from the request's own stream (so `rng_seed`
-   fixes it too).
+2. Its start: the prompt as given; else the seed word, as asked when the model knows it, or the closest known
+   word to it; else, for a reply (`reply_to`), what was said (reply.py): refused at once when the blocklist or
+   toxicity filter rejects it (no texts, nothing generated), else the previous turn of a conversation-tagged
+   corpus (the texts are the answer alone), else the rarest word of it the model knows as the seed word (seeds.py
+   from_mention); else, and for a reply none of whose words maps, a random familiar word drawn from the request's
+   own stream (so `rng_seed` fixes it too). A seed word the service chose (a closest, mentioned or drawn one)
+   comes in its form from words.txt, the casing the corpus's lines open with it ("Kernel", seeds.py); the prompt
+   is <|endoftext|> + that word, and the response's "seed" is the word exactly as the prompt has it, so every
+   text starts with it.
 3. One batched generation of every request's `n * candidates` candidates (engine.py).
 4. The filter chain over the whole batch (filters/), counting rejections per request and reason.
 5. The ranker (the selector when the archive has one) scores the survivors; each request gets `n` of them, the
@@ -141,8 +144,8 @@ class GenerationService:
         conversation_tags: bool = False,
     ) -> GenerationService:
         """The service from its parts, each read once in its plain format: a `save_pretrained` generator dir
-        (model and tokenizer), the seed words ("word<TAB>count" per line, most frequent first), the training
-        sentences that novelty is measured against (one a line), the blocked terms, and optionally a selector dir
+        (model and tokenizer), the seed words (words.txt, with or without forms: seeds.py), the training sentences
+        that novelty is measured against (one a line), the blocked terms, and optionally a selector dir
         (then the selector ranks, else the mean log-probability). `filtered=False` serves with no filters at all
         (nothing cut at a sentence end, nothing rejected, no mention screened): a raw look at the generator through the
         same engine. `conversation_tags`: the corpus was built with them, so replies are asked in them."""

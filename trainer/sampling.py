@@ -4,8 +4,9 @@ What you preview is what gets served. The command builds the worker's own `Gener
 (serve_handler/service.py, `from_parts`) from the parts `lorecast archive` packs into a .mar:
 
     model dir                the generator and its tokenizer
-    corpus dir               words.txt (the seed words) and train.txt (the sentences novelty is measured against);
-                             default: the corpus the model was trained on (lorecast-training.json), if still there
+    corpus dir               words.txt (the seed words, in their forms) and train.txt (the sentences novelty is
+                             measured against); default: the corpus the model was trained on
+                             (lorecast-training.json), if still there
     --blocklist FILE...      the blocked terms, read the way `lorecast archive --blocklist` reads them
     --selector DIR           the ranker; without it the mean log-probability ranks, as in an archive without one
     handler settings         HandlerSettings (settings.py), the archive's defaults unless given

@@ -11,8 +11,10 @@ The selector only ever scores candidates that survived the handler's sentence-en
 classes are brought to that shape; otherwise it would learn "longer than a candidate can be" instead of "written
 by a person":
 - negatives are generated as the handler serves a request without seed or prompt and with default settings
-  (`generate_candidates`, a random familiar seed word drawn with a seeded stream), one candidate per seed word,
-  then cut at their last sentence end when they ran out of tokens, and kept within the length bounds;
+  (`generate_candidates`, a random familiar seed word drawn with a seeded stream, in the form `seed_words` gives
+  it: the prompt is <|endoftext|> + form, as the handler's, when `seed_words` was read from words.txt with
+  `SeedWords.from_file`), one candidate per seed word, then cut at their last sentence end when they ran out of
+  tokens, and kept within the length bounds;
 - a positive longer (in tokens) than a candidate can be, a one-token seed word plus the default
   `max_new_tokens`, is cut the same way at that many tokens; then the same length bounds.
 Both are deduplicated; a negative that copies a training line (the novelty filter would reject it) or a positive
@@ -145,6 +147,7 @@ def generate_negatives(
 
 def _job(tokenizer: PreTrainedTokenizerBase, seed_word: str, rng_seed: int, context: int) -> Job:
     # One candidate per seed word, for variety; request_from_fields resolves every other field to the handler's
-    # defaults, from the request schema itself.
+    # defaults, from the request schema itself. `seed_word` is a drawn form: the handler's prompt for it is the
+    # word as it is (service.py), so it goes in unchanged.
     request = request_from_fields({"seed": seed_word, "rng_seed": rng_seed, "candidates": 1})
     return Job(encode_prompt(tokenizer, seed_word, context), request)

@@ -43,7 +43,7 @@ def test_build_writes_a_corpus_dir_that_load_corpus_reads(tmp_path):
     assert summary.counts.train == len(corpus.train) and summary.counts.test == len(corpus.test)
     assert summary.counts.words == len(corpus.words)
     assert corpus.meta["content_hash"] == summary.content_hash
-    assert summary.content_hash == content_hash(corpus.train, corpus.test, corpus.words)
+    assert summary.content_hash == content_hash(corpus.train, corpus.test, corpus.seed_words)
     assert summary.out_dir == out
 
 

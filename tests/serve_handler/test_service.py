@@ -118,6 +118,44 @@ def test_an_unknown_seed_word_maps_to_the_closest_known_word(service):
     assert (known["seed"], known["seed_requested"]) == ("daemon", "daemon")
 
 
+@pytest.fixture(scope="module")
+def cased_service(trained, tmp_path_factory) -> GenerationService:
+    """The service over the same model with a words.txt that keeps forms (the third column)."""
+    corpus, model, _ = trained
+    words = tmp_path_factory.mktemp("cased") / "words.txt"
+    rows = [line.split("\t") for line in (corpus / "words.txt").read_text().splitlines()]
+    words.write_text("".join(f"{word}\t{count}\t{word.capitalize()}\n" for word, count in rows), encoding="utf-8")
+    return GenerationService.from_parts(model, words, corpus / "train.txt", [], HandlerSettings(min_chars=1),
+                                        torch.device("cpu"), torch.float32)
+
+
+def test_a_drawn_seed_starts_the_prompt_in_its_form(cased_service, service):
+    for rng_seed in range(6):
+        body = {"n": 2, "rng_seed": rng_seed, "min_novelty": 0}
+        (answer,), _ = serve(cased_service, body)
+        (plain,), _ = serve(service, body)
+        assert answer["seed"] == plain["seed"].capitalize()  # the same word drawn, in its form
+        assert answer["texts"] and all(text["text"].startswith(answer["seed"]) for text in answer["texts"])
+        start = cased_service._start(request_from_fields(body))
+        prompt = encode_prompt(cased_service.tokenizer, start.text, cased_service.model.config.n_positions)
+        assert cased_service.tokenizer.decode(prompt) == "<|endoftext|>" + answer["seed"]
+
+
+def test_a_requested_seed_keeps_its_casing_when_known_else_takes_the_closest_form(cased_service):
+    for asked in ("kernel", "Kernel", "KERNEL"):
+        (answer,), _ = serve(cased_service, {"n": 1, "seed": asked, "rng_seed": 3, "min_novelty": 0})
+        assert (answer["seed"], answer["seed_requested"]) == (asked, asked)
+        assert all(text["text"].startswith(asked) for text in answer["texts"])
+    (mapped,), _ = serve(cased_service, {"n": 1, "seed": "kernal", "rng_seed": 3, "min_novelty": 0})
+    assert (mapped["seed"], mapped["seed_requested"]) == ("Kernel", "kernal")
+
+
+def test_a_mention_seeds_the_prompt_with_the_form_of_the_word(cased_service):
+    (answer,), _ = serve(cased_service, {"n": 2, "reply_to": "@bot so, packets?", "rng_seed": 5, "min_novelty": 0})
+    assert answer["reply"] == {"mode": "seed", "said": "packets", "seed": "Packet", "refused": None}
+    assert answer["seed"] == "Packet" and all(text["text"].startswith("Packet") for text in answer["texts"])
+
+
 def test_without_seed_a_familiar_word_is_drawn_from_the_request_stream(service, trained):
     corpus, _, _ = trained
     words = {line.split("\t")[0] for line in (corpus / "words.txt").read_text().splitlines()}
