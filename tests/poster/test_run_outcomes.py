@@ -5,11 +5,11 @@ posted or unknown, never failed (its text freed while it may be out) and never p
 from __future__ import annotations
 
 from collections.abc import Sequence
-from types import SimpleNamespace
 
 import pytest
 
 from lorecast.errors import AuthRefused, BudgetReached, PlatformError, RateLimited, RateLimitedExit
+from poster.inference import GeneratedText, Generation
 from poster.ledger import Ledger
 from poster.platforms.base import Draft, Engagement, Platform
 from poster.run import PostOptions, post_run
@@ -49,9 +49,11 @@ class Scripted(Platform):
 
 
 class Client:
-    def generate(self, n: int, **request: object) -> SimpleNamespace:
-        texts = [SimpleNamespace(text=f"Candidate {index}.", score=1.0) for index in range(n)]
-        return SimpleNamespace(texts=texts, ranked_by="logprob", rng_seed=1)
+    def generate(self, n: int, **request: object) -> Generation:
+        texts = [GeneratedText(f"Candidate {index}.", "word", score=1.0, logprob=-1.0, novelty=1.0, exploratory=False)
+                 for index in range(n)]
+        return Generation(texts, seed="word", seed_requested=None, prompt=None, rng_seed=1, ranked_by="logprob",
+                          candidates=n, rejected={}, missing=0, batch_size=1, raw={})
 
 
 def run(platform: Scripted, tmp_path) -> tuple[Ledger, BaseException | None]:
