@@ -42,6 +42,8 @@ def train_head(
     val_y: torch.Tensor,
     *,
     hidden_size: int = 64,
+    stat_count: int = 0,
+    pooled_dropout: float = 0.0,
     seed: int = 0,
     max_steps: int = 600,
     learning_rate: float = 1e-3,
@@ -52,15 +54,26 @@ def train_head(
     deadline: float = math.inf,
     progress: bool = False,
 ) -> HeadFit:
-    """Train a `SelectorHead` on features [n, d] with labels 1/0 [n]; see the module docstring.
+    """Train a `SelectorHead` on features [n, d] with labels 1/0 [n], the last `stat_count` of them token
+    statistics (standardized by their mean and std over `train_x`), the others pooled hidden states (dropped with
+    probability `pooled_dropout` in training); see the module docstring.
 
     `deadline` is a `time.monotonic()` value; `progress` shows a bar on stderr when it is a terminal.
     """
-    train_y, val_y = train_y.float().to(train_x.device), val_y.float().to(val_x.device)
-    generator = torch.Generator().manual_seed(seed)
-    with torch.random.fork_rng(devices=[]):  # seeded initial weights without touching the caller's RNG
+    # Seeded initial weights and dropout masks, without touching the caller's RNG.
+    with torch.random.fork_rng(devices=[train_x.device.index or 0] if train_x.device.type == "cuda" else []):
         torch.manual_seed(seed)
-        head = SelectorHead(train_x.shape[1], hidden_size).to(train_x.device)
+        head = SelectorHead(train_x.shape[1], hidden_size, stat_count, pooled_dropout).to(train_x.device)
+        head.standardize_stats_like(train_x)
+        return _fit(head, train_x, train_y.float().to(train_x.device), val_x, val_y.float().to(val_x.device),
+                    torch.Generator().manual_seed(seed), max_steps, learning_rate, weight_decay, batch_size,
+                    eval_every, patience, deadline, progress)
+
+
+def _fit(head: SelectorHead, train_x: torch.Tensor, train_y: torch.Tensor, val_x: torch.Tensor,
+         val_y: torch.Tensor, generator: torch.Generator, max_steps: int, learning_rate: float,
+         weight_decay: float, batch_size: int, eval_every: int, patience: int, deadline: float,
+         progress: bool) -> HeadFit:
     optimizer = torch.optim.AdamW(head.parameters(), lr=learning_rate, weight_decay=weight_decay)
 
     best_loss, best_step, best_state = _loss(head, val_x, val_y), 0, copy.deepcopy(head.state_dict())
