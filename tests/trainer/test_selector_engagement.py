@@ -38,7 +38,8 @@ def pool_sentence(rng: random.Random, pool: tuple[tuple[str, ...], ...]) -> str:
 
 
 def post_timeline(ledger: Ledger, clock: dict[str, datetime], platform: str, count: int, seed: int) -> None:
-    """`count` posts eight hours apart, each with engagement audience(t) x taste(pool) x noise two days later."""
+    """`count` posts eight hours apart, each with engagement audience(t) x taste(pool) x noise a day later, and a
+    snapshot three days later whose numbers ignore the taste (taken at another age, they must not be the label)."""
     rng = random.Random(seed)
     index = 0
     while index < count:
@@ -51,7 +52,9 @@ def post_timeline(ledger: Ledger, clock: dict[str, datetime], platform: str, cou
         ledger.mark_posted(post_id, f"{platform}-{index}")
         total = round(10 * 20 ** (index / count) * (3 if liked else 1) * rng.lognormvariate(0, 0.3))
         ledger.record_engagement(post_id, Engagement(likes=total - total // 4, reposts=total // 4),
-                                 fetched_at=clock["now"] + timedelta(days=2))
+                                 fetched_at=clock["now"] + timedelta(days=1))
+        ledger.record_engagement(post_id, Engagement(likes=rng.randrange(10, 400)),
+                                 fetched_at=clock["now"] + timedelta(days=3))
         index += 1
 
 
@@ -80,8 +83,9 @@ def train(trained, out: Path, *arguments: str) -> CliResult:
 
 def labelled_counts(path: Path, platform: str, quantile: float) -> dict[str, int]:
     with Ledger(path, create=False) as ledger:
-        labels = [label for _, label in label_by_engagement(ledger.engagement_history(platform),
-                                                            timedelta(days=14), quantile, 5)]
+        aged = ledger.engagement_at_age(timedelta(hours=24), platform)
+        labels = [label for _, label in label_by_engagement([(post.posted_at, post.text, post.total)
+                                                             for post in aged.posts], timedelta(days=14), quantile, 5)]
     return {"positive": labels.count(1), "negative": labels.count(0)}
 
 
@@ -99,7 +103,8 @@ def test_engagement_run_stores_its_sources_and_learns_the_audiences_taste(traine
     assert engagement["ledger_sha256"] == hashlib.sha256(ledger_path.read_bytes()).hexdigest()
     assert engagement["posts_with_metrics"] == 120
     assert engagement["labelled"] == labelled_counts(ledger_path, "twitter", 0.35)
-    assert engagement["options"] == {"window_days": 14.0, "quantile": 0.35, "min_window_posts": 5}
+    assert engagement["options"] == {"at_age_hours": 24.0, "pool_platforms": False, "window_days": 14.0,
+                                      "quantile": 0.35, "min_window_posts": 5}
     used = engagement["used"]
     assert 10 <= used["positive"] <= engagement["labelled"]["positive"]
     assert 10 <= used["negative"] <= engagement["labelled"]["negative"]
@@ -140,7 +145,8 @@ def test_too_few_held_out_engagement_examples_get_no_roc_auc(trained, ledger_pat
     metrics, engagement = config["metrics"], config["trained_on"]["engagement"]
     assert engagement["posts_with_metrics"] == 60
     assert engagement["labelled"] == labelled_counts(ledger_path, "tumblr", 0.25)
-    assert engagement["options"] == {"window_days": 14.0, "quantile": 0.25, "min_window_posts": 5}
+    assert engagement["options"] == {"at_age_hours": 24.0, "pool_platforms": False, "window_days": 14.0,
+                                      "quantile": 0.25, "min_window_posts": 5}
     held_out = metrics["engagement_held_out"]
     assert min(held_out.values()) < 10
     assert metrics["engagement_roc_auc"] is None

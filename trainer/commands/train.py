@@ -14,6 +14,7 @@ import click
 from click.core import ParameterSource
 
 from poster.commands.sampling_options import MAX_TEXTS_PER_REQUEST, request_fields, sampling_options
+from trainer.commands.engagement_options import ENGAGEMENT_OPTION_NAMES, engagement_from, engagement_options
 from trainer.commands.handler_options import handler_settings, handler_settings_options
 from trainer.model_dir import read_metadata
 from trainer.presets import PRESETS
@@ -118,6 +119,10 @@ def _layer_indices(ctx: click.Context, param: click.Parameter, value: str) -> tu
                    "1..N the layers, -1 the last layer, -2 the one before (e.g. -1,-2).")
 @click.option("--hidden-size", type=click.IntRange(min=1), default=64, show_default=True,
               help="Width of the selector head's hidden layer.")
+@click.option("--token-stats/--no-token-stats", default=True, show_default=True,
+              help="Also read how the generator predicts each of the text's tokens (log-probabilities, "
+                   "ranks, entropy; from the same forward pass). --no-token-stats: the hidden states alone, "
+                   "as selectors before them did.")
 @click.option("--negatives", type=click.IntRange(min=1), default=None,
               help="Generated texts to train against (default: as many as there are positives). "
                    "Fewer are used when 4 generated texts per negative wanted do not yield them "
@@ -135,30 +140,10 @@ def _layer_indices(ctx: click.Context, param: click.Parameter, value: str) -> tu
 @click.option("--force", is_flag=True,
               help="Replace SELECTOR_DIR when it holds an earlier selector dir; a non-empty dir of "
                    "anything else is never deleted.")
-@click.option("--ledger", type=click.Path(dir_okay=False), default=None, metavar="POSTS.db",
-              help="Also learn from the audience: the posters' SQLite ledger (`lorecast post` writes it, "
-                   "`lorecast feedback` adds engagement). Its posts that did best against the posts "
-                   "around them in time become positives, those that did worst negatives, trained on "
-                   "together with the bootstrap examples.")
-@click.option("--platform", default=None, metavar="NAME",
-              help="With --ledger: learn from the posts of this platform only (twitter, tumblr, "
-                   "stdout). Default: every platform's.")
-@click.option("--window-days", type=click.FloatRange(min=0, min_open=True), default=14.0,
-              show_default=True,
-              help="With --ledger: a post is ranked against the posts within half this many days "
-                   "before and after it, so that a growing audience does not make every recent post "
-                   "look good.")
-@click.option("--quantile", type=click.FloatRange(min=0, max=0.5, min_open=True, max_open=True),
-              default=0.25, show_default=True,
-              help="With --ledger: the top this fraction of each window is labelled good, the bottom "
-                   "this fraction bad; the posts in between are left out.")
-@click.option("--min-window-posts", type=click.IntRange(min=2), default=5, show_default=True,
-              help="With --ledger: leave out posts whose window holds fewer posts than this (a rank "
-                   "among a handful says little).")
+@engagement_options(ledger_required=False)
 @click.pass_context
 def selector(ctx: click.Context, model_dir: str, corpus_dir: str, out_dir: str, layers: tuple[int, ...],
-             ledger: str | None, platform: str | None, window_days: float, quantile: float,
-             min_window_posts: int, **options) -> None:
+             ledger: str | None, **options) -> None:
     """Train the selector that ranks the generator's candidates.
 
     \b
@@ -167,28 +152,30 @@ def selector(ctx: click.Context, model_dir: str, corpus_dir: str, out_dir: str, 
           --ledger ledger/posts.db
 
     Bootstrap: held-out test.txt lines are the positives and the generator's own samples the
-    negatives. With --ledger, the posted texts labelled by their engagement are added. A small
-    head on the generator's hidden states learns to tell positives from negatives, and its
-    score is calibrated to a probability. ROC-AUC on held-out splits (and with --ledger on the
+    negatives. With --ledger, the posted texts labelled by their engagement (at --at-age) are
+    added. A small head on the generator's hidden states and its token log-probabilities and
+    ranks learns to tell positives from negatives, and its score is calibrated to a probability. ROC-AUC on held-out splits (and with --ledger on the
     held-out engagement examples alone) is printed at the end and saved with the selector.
     """
     if ledger is None:
-        for name in ("platform", "window_days", "quantile", "min_window_posts"):
+        for name in ENGAGEMENT_OPTION_NAMES:
             if ctx.get_parameter_source(name) is not ParameterSource.DEFAULT:
                 raise click.UsageError(f"--{name.replace('_', '-')} needs --ledger")
     read_metadata(model_dir)  # fail on a bad model dir before the slow torch import
 
     import transformers
 
-    from trainer.selector_ledger import EngagementOptions
+    from serve_handler.selector import TOKEN_STATS
     from trainer.selector_training import MIN_HELD_OUT_FOR_AUC, SelectorOptions, train_selector
 
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     transformers.logging.set_verbosity_error()
     transformers.logging.disable_progress_bar()
-    engagement = None if ledger is None else EngagementOptions(ledger, platform, window_days, quantile,
-                                                                min_window_posts)
-    result = train_selector(model_dir, corpus_dir, out_dir, SelectorOptions(layers=layers, **options),
+    labelling = {name: options.pop(name) for name in ENGAGEMENT_OPTION_NAMES}
+    engagement = None if ledger is None else engagement_from(ledger, **labelling)
+    token_stats = TOKEN_STATS if options.pop("token_stats") else ()
+    result = train_selector(model_dir, corpus_dir, out_dir,
+                            SelectorOptions(layers=layers, token_stats=token_stats, **options),
                             engagement=engagement, progress=True)
     stopped = " (stopped by --max-minutes)" if result.stopped_by_time_budget else ""
     click.echo(
