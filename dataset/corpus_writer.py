@@ -10,8 +10,8 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from dataset.corpus import META_FILE, TEST_FILE, TRAIN_FILE, WORDS_FILE, WordsRow, words_line
-from dataset.output_dir import check_replaceable, write_atomically
 from lorecast.errors import LorecastError
+from lorecast.output_dir import check_replaceable, write_atomically
 
 
 def check_output_dir(out_dir: Path, force: bool) -> None:

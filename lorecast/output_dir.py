@@ -1,11 +1,13 @@
 """Output dirs of lorecast's commands: when one may be replaced, and writing one whole or not at all.
 
-    check_replaceable(out_dir, force, markers, kind)   raise LorecastError unless out_dir may be written
+    check_replaceable(out_dir, force, previous, kind)  raise LorecastError unless out_dir may be written
     write_atomically(out_dir, fill)                     fill(stage) writes a stage dir beside out_dir, which then
                                                         takes out_dir's place
 
-A non-empty dir is only replaced with --force, and never when it holds none of `markers` (the files an earlier
-output of the same command has): a typo in -o must not wipe a directory of something else.
+A non-empty dir is only replaced with --force, and never when it is not an earlier output of the same command
+(`previous`: the files one has, any of them, or a test of the dir): a typo in -o must not wipe a directory of
+something else. Every package that writes an output dir uses this module (it sits at the root so that poster,
+which may not import dataset, shares it).
 
 The stage dir sits next to the target (same file system, so the renames are atomic) under a hidden name; a crash
 leaves at most such a `.NAME.tmp-*` dir, never a half-written output. An existing target is renamed aside, the
@@ -23,7 +25,8 @@ from pathlib import Path
 from lorecast.errors import LorecastError
 
 
-def check_replaceable(out_dir: Path, force: bool, markers: Sequence[str], kind: str, hint: str = "") -> None:
+def check_replaceable(out_dir: Path, force: bool, previous: Sequence[str] | Callable[[Path], bool], kind: str,
+                      hint: str = "") -> None:
     """`kind` names the output in messages ("a corpus dir"); `hint` is added to the "use --force" advice."""
     if not out_dir.exists():
         return
@@ -33,15 +36,21 @@ def check_replaceable(out_dir: Path, force: bool, markers: Sequence[str], kind: 
         return
     if not force:
         raise LorecastError(f"{out_dir}: directory is not empty; pass --force to replace it{hint}")
-    if not any((out_dir / marker).exists() for marker in markers):
+    if callable(previous):
+        if not previous(out_dir):
+            raise LorecastError(f"{out_dir}: not empty and not {kind}; refusing to replace it even with --force")
+    elif not any((out_dir / marker).exists() for marker in previous):
         raise LorecastError(
-            f"{out_dir}: not empty and not {kind} (no {', '.join(markers)}); refusing to replace it even with --force"
+            f"{out_dir}: not empty and not {kind} (no {', '.join(previous)}); refusing to replace it even with --force"
         )
 
 
 def write_atomically(out_dir: Path, fill: Callable[[Path], None]) -> None:
     target = out_dir.resolve()  # "." or "corpus/.." must name a real parent to stage in
-    target.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise LorecastError(f"{out_dir}: cannot create its directory: {error.strerror or error}") from None
     token = f"{os.getpid()}-{secrets.token_hex(4)}"
     stage = target.parent / f".{target.name}.tmp-{token}"
     stage.mkdir()  # not mkdtemp: the output gets the usual umask permissions, not 0700

@@ -30,8 +30,8 @@ import shutil
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from dataset.output_dir import check_replaceable
 from lorecast.errors import LorecastError
+from lorecast.output_dir import check_replaceable
 
 METADATA_FILE = "lorecast-training.json"
 CHECKPOINTS_DIR = "checkpoints"

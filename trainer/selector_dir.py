@@ -13,8 +13,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from dataset.output_dir import check_replaceable, write_atomically
 from lorecast.errors import LorecastError
+from lorecast.output_dir import check_replaceable, write_atomically
 from serve_handler.layout import PICKLE_SUFFIXES
 from serve_handler.selector import CONFIG_FILE, WEIGHTS_FILE, Selector
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-import dataset.output_dir
+import lorecast.output_dir
 from dataset.build import BuildOptions, build_corpus, split_train_test
 from dataset.corpus import CORPUS_FILES, content_hash, load_corpus
 from dataset.rules import RULE_NAMES
@@ -259,7 +259,7 @@ def test_a_crash_while_writing_leaves_no_corpus_and_no_staging_dir(tmp_path, mon
     def crash(*args):
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr(dataset.output_dir, "_swap_in", crash)
+    monkeypatch.setattr(lorecast.output_dir, "_swap_in", crash)
     with pytest.raises(LorecastError, match="No space left"):
         build_corpus([str(LINES)], tmp_path / "out", BuildOptions())
     assert list(tmp_path.iterdir()) == []
@@ -269,14 +269,14 @@ def test_a_crash_while_replacing_keeps_the_old_corpus(tmp_path, monkeypatch):
     out = tmp_path / "out"
     build_corpus([str(LINES)], out, BuildOptions())
     before = {name: (out / name).read_bytes() for name in CORPUS_FILES}
-    real_replace = dataset.output_dir.os.replace
+    real_replace = lorecast.output_dir.os.replace
 
     def replace(source, target):
         if Path(source).name.startswith(".out.tmp-"):
             raise OSError(5, "Input/output error")
         real_replace(source, target)
 
-    monkeypatch.setattr(dataset.output_dir.os, "replace", replace)
+    monkeypatch.setattr(lorecast.output_dir.os, "replace", replace)
     with pytest.raises(LorecastError, match="Input/output error"):
         build_corpus([str(ITEMS)], out, items_options(force=True))
     assert {name: (out / name).read_bytes() for name in CORPUS_FILES} == before
