@@ -154,8 +154,9 @@ def selector(ctx: click.Context, model_dir: str, corpus_dir: str, out_dir: str, 
     Bootstrap: held-out test.txt lines are the positives and the generator's own samples the
     negatives. With --ledger, the posted texts labelled by their engagement (at --at-age) are
     added. A small head on the generator's hidden states and its token log-probabilities and
-    ranks learns to tell positives from negatives, and its score is calibrated to a probability. ROC-AUC on held-out splits (and with --ledger on the
-    held-out engagement examples alone) is printed at the end and saved with the selector.
+    ranks learns to tell positives from negatives, and its score is calibrated to a probability.
+    ROC-AUC on held-out splits (and with --ledger on the held-out engagement examples alone) is
+    printed at the end and saved with the selector.
     """
     if ledger is None:
         for name in ENGAGEMENT_OPTION_NAMES:
