@@ -1,4 +1,4 @@
-"""Cost of the novelty check (serve_handler.novelty) against a brute-force rapidfuzz scan.
+"""Cost of the novelty check (serve_handler.novelty) against a brute-force rapidfuzz scan, and of its sentence level.
 
     .venv/bin/python benchmarks/novelty_bench.py [--sizes 1000,10000,100000] [--candidates 200]
 
@@ -8,11 +8,19 @@ Candidates: half near-copies of corpus sentences (one or two words replaced, ins
 deleted, case and final punctuation changed), half fresh sentences from the same chain (the
 realistic "novel" case: same style and vocabulary, not in the corpus).
 
-Prints, per corpus size: index build time, µs per candidate for the index and for a scan of the
-whole corpus with rapidfuzz.process.extractOne (same scorer), the speed-up, and how many
+Texts (the sentence-level check, NoveltyIndex.novelty): TEXT_SENTENCES sentences each; half hold one
+near-copy of a corpus sentence (edited as above, but cased and punctuated as a sentence) among fresh
+ones, half are fresh sentences only.
+
+Prints, per corpus size: index build time from the sentences and load time of the same index from
+its file (what the worker does, `to_text` / `from_file`), µs per candidate for the index and for a
+scan of the whole corpus with rapidfuzz.process.extractOne (same scorer), the speed-up, and how many
 candidates got a lower similarity from the index than from the scan (a missed nearest sentence)
 with the highest true similarity among those ("worst miss": what a threshold above it never
-misses), and the mean similarity the index found for the copies and for the novel candidates.
+misses), and the mean similarity the index found for the copies and for the novel candidates. Then
+for the texts: µs per text of the whole check (the whole text and each of its sentences), the share
+of texts with a copied sentence that the default min_novelty rejects ("caught") and the share of
+fresh texts it rejects ("fresh rej.").
 """
 
 from __future__ import annotations
@@ -20,6 +28,7 @@ from __future__ import annotations
 import argparse
 import json
 import random
+import tempfile
 import time
 from collections import defaultdict
 from collections.abc import Iterable, Iterator
@@ -33,9 +42,12 @@ from textrules.forms import novelty_form
 
 JARGON = Path(__file__).resolve().parent.parent / "dataset" / "demo" / "jargon-4.4.7.jsonl"
 END = "\0"  # marks "the sentence ends here" in the chain
+TEXT_SENTENCES = 3
+MIN_NOVELTY = 0.25  # the request schema's default
 HEADER = (
-    f"{'sentences':>10} {'build s':>8} {'index µs':>9} {'scan µs':>10} {'speed-up':>9}"
+    f"{'sentences':>10} {'build s':>8} {'load s':>7} {'index µs':>9} {'scan µs':>10} {'speed-up':>9}"
     f" {'missed':>7} {'worst miss':>10} {'sim copies':>10} {'sim novel':>10}"
+    f" {'text µs':>8} {'caught':>7} {'fresh rej.':>10}"
 )
 
 
@@ -84,10 +96,22 @@ def near_copy(text: str, vocabulary: list[str], rng: random.Random) -> str:
     return " ".join(words).lower().rstrip(".") + "!"
 
 
-def measure(sentences: list[str], candidates: list[str]) -> dict[str, float]:
+def as_sentence(text: str) -> str:
+    """A near copy (lower-cased, "!") written as a sentence again, so that a text's splitter sees it start."""
+    return text[:1].upper() + text[1:].rstrip("!") + "."
+
+
+def measure(sentences: list[str], candidates: list[str], texts: list[str]) -> dict[str, float]:
+    """`texts`: first those with a copied sentence, then as many fresh ones."""
     started = time.perf_counter()
     index = NoveltyIndex.from_sentences(sentences)
     build_s = time.perf_counter() - started
+    with tempfile.TemporaryDirectory() as work:
+        path = Path(work) / "novelty.txt"
+        path.write_text(index.to_text(), encoding="utf-8")
+        started = time.perf_counter()
+        index = NoveltyIndex.from_file(path)
+        load_s = time.perf_counter() - started
 
     started = time.perf_counter()
     indexed = [index.nearest(text).similarity for text in candidates]
@@ -101,16 +125,25 @@ def measure(sentences: list[str], candidates: list[str]) -> dict[str, float]:
     ]
     scan_us = (time.perf_counter() - started) / len(candidates) * 1e6
 
+    started = time.perf_counter()
+    novelties = index.novelty_many(texts)
+    text_us = (time.perf_counter() - started) / len(texts) * 1e6
+    copied, fresh = novelties[: len(texts) // 2], novelties[len(texts) // 2 :]
+
     missed = [best for found, best in zip(indexed, scanned) if found < best - 1e-9]
     half = len(candidates) // 2
     return {
         "build_s": build_s,
+        "load_s": load_s,
         "index_us": index_us,
         "scan_us": scan_us,
         "missed": len(missed),
         "worst_miss": max(missed, default=0.0),
         "copy_similarity": sum(indexed[:half]) / half,
         "novel_similarity": sum(indexed[half:]) / (len(candidates) - half),
+        "text_us": text_us,
+        "text_caught": sum(novelty < MIN_NOVELTY for novelty in copied) / len(copied),
+        "fresh_rejected": sum(novelty < MIN_NOVELTY for novelty in fresh) / len(fresh),
     }
 
 
@@ -123,21 +156,31 @@ def run(sizes: Iterable[int], candidates: int, seed: int) -> Iterator[tuple[int,
         sentences = corpus(chain, size, rng)
         copies = [near_copy(rng.choice(sentences), vocabulary, rng) for _ in range(candidates // 2)]
         known = set(sentences)
-        novel: list[str] = []
-        while len(novel) < candidates - len(copies):
-            text = sentence(chain, rng)
-            if len(text.split()) >= 5 and text not in known:
-                novel.append(text)
-        yield size, measure(sentences, copies + novel)
+
+        def fresh() -> str:
+            while True:
+                text = sentence(chain, rng)
+                if len(text.split()) >= 5 and text not in known:
+                    return text
+
+        novel = [fresh() for _ in range(candidates - len(copies))]
+        with_copy = []
+        for copy in copies:
+            parts = [fresh() for _ in range(TEXT_SENTENCES - 1)]
+            parts.insert(rng.randrange(TEXT_SENTENCES), as_sentence(copy))
+            with_copy.append(" ".join(parts))
+        fresh_texts = [" ".join(fresh() for _ in range(TEXT_SENTENCES)) for _ in copies]
+        yield size, measure(sentences, copies + novel, with_copy + fresh_texts)
 
 
 def format_row(size: int, result: dict[str, float]) -> str:
     """One line under HEADER."""
     return (
-        f"{size:>10} {result['build_s']:>8.2f} {result['index_us']:>9.0f} {result['scan_us']:>10.0f}"
-        f" {result['scan_us'] / result['index_us']:>8.0f}x {result['missed']:>7}"
+        f"{size:>10} {result['build_s']:>8.2f} {result['load_s']:>7.2f} {result['index_us']:>9.0f}"
+        f" {result['scan_us']:>10.0f} {result['scan_us'] / result['index_us']:>8.0f}x {result['missed']:>7}"
         f" {result['worst_miss']:>10.3f} {result['copy_similarity']:>10.3f}"
-        f" {result['novel_similarity']:>10.3f}"
+        f" {result['novel_similarity']:>10.3f} {result['text_us']:>8.0f} {result['text_caught']:>7.0%}"
+        f" {result['fresh_rejected']:>10.0%}"
     )
 
 

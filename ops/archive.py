@@ -13,7 +13,8 @@ lorecast-archive.json (one JSON object, written last):
                        itself (MAR-INF/MANIFEST.json is added later by the archiver)
     generator          {"source": model dir, "training": the model dir's lorecast-training.json}
     selector           {"source": selector dir} or null
-    corpus             {"source": corpus dir, "content_hash", "seed_words", "novelty_sentences", "conversation_tags"}
+    corpus             {"source": corpus dir, "content_hash", "seed_words", "novelty_sentences" (train.txt lines),
+                       "novelty_texts" (distinct lines and sentences in the novelty index), "conversation_tags"}
     blocklist          {"sources": [file, ...], "terms": int}
     options            {"workers", "batch_size", "max_batch_delay", "response_timeout", "handler": {...}}
 """
@@ -40,9 +41,11 @@ import yaml
 import serve_handler
 import textrules
 from dataset.blocklist_files import read_blocklists
+from dataset.sentences import split_sentences
 from lorecast.errors import LorecastError
 from ops.archive_check import check_archive
 from serve_handler import layout
+from serve_handler.novelty import NoveltyIndex
 from serve_handler.settings import HandlerSettings
 from textrules.blocklist import format_terms
 
@@ -90,7 +93,7 @@ def build_archive(
 
     `progress` receives short status lines (and warnings) as the build goes. Returns the output path.
     """
-    from dataset.corpus import TRAIN_FILE, WORDS_FILE, load_corpus
+    from dataset.corpus import WORDS_FILE, load_corpus
     from trainer.model_dir import read_metadata
     from trainer.selector_dir import read_selector_dir
 
@@ -115,8 +118,9 @@ def build_archive(
     with tempfile.TemporaryDirectory(prefix="lorecast-archive-") as work:
         stage = Path(work) / "stage"
         progress("staging files")
-        files = _stage(stage, model_dir, corpus_dir / WORDS_FILE, corpus_dir / TRAIN_FILE, selector_files, terms,
-                       options)
+        progress(f"indexing {len(corpus.train):,} training lines and their sentences for the novelty check")
+        novelty = novelty_index(corpus.train)
+        files = _stage(stage, model_dir, corpus_dir / WORDS_FILE, novelty, selector_files, terms, options)
         manifest = {
             "format": MANIFEST_FORMAT,
             "model_name": name,
@@ -130,6 +134,7 @@ def build_archive(
                 "content_hash": corpus.content_hash,
                 "seed_words": len(corpus.words),
                 "novelty_sentences": len(corpus.train),
+                "novelty_texts": len(novelty),
                 "conversation_tags": corpus.conversation_tags,  # the worker answers replies in those tags
             },
             "blocklist": {"sources": [str(path.resolve()) for path in blocklists], "terms": len(terms)},
@@ -139,11 +144,17 @@ def build_archive(
         _write(stage, layout.ARCHIVE_MANIFEST, (json.dumps(manifest, indent=2) + "\n").encode("utf-8"), {})
         total = sum(entry["bytes"] for entry in files.values())
         progress(f"packing {len(files) + 1} files ({format_size(total)}) with torch-model-archiver")
-        _pack(stage, name, output, force, Path(work), progress)
+        pack_stage(stage, name, output, force, Path(work), progress)
     return output
 
 
-def _stage(stage: Path, model_dir: Path, words: Path, sentences: Path, selector_files: list[Path],
+def novelty_index(train_lines: Iterable[str]) -> NoveltyIndex:
+    """The index the .mar's novelty.txt holds: the training lines and their sentences, split by the corpus
+    build's own splitter (the worker splits candidates by the same rule, serve_handler/novelty.py)."""
+    return NoveltyIndex.from_lines(train_lines, split=split_sentences)
+
+
+def _stage(stage: Path, model_dir: Path, words: Path, novelty: NoveltyIndex, selector_files: list[Path],
            terms: list[str], options: ServingOptions) -> dict[str, dict]:
     """Write every layout path but lorecast-archive.json under `stage`; returns {path: {sha256, bytes}}."""
     files: dict[str, dict] = {}
@@ -157,7 +168,7 @@ def _stage(stage: Path, model_dir: Path, words: Path, sentences: Path, selector_
     for source in selector_files:
         _copy(source, stage, f"{layout.SELECTOR_DIR}/{source.name}", files)
     _copy(words, stage, layout.SEED_WORDS, files)
-    _copy(sentences, stage, layout.NOVELTY_SENTENCES, files)
+    _write(stage, layout.NOVELTY_SENTENCES, novelty.to_text().encode("utf-8"), files)
     _write(stage, layout.BLOCKLIST, format_terms(terms).encode("utf-8"), files)
     model_config = yaml.safe_dump(options.model_config(), sort_keys=False)
     _write(stage, layout.MODEL_CONFIG, model_config.encode("utf-8"), files)
@@ -230,8 +241,10 @@ def _archiver_command() -> list[str]:
     return [sys.executable, "-m", "model_archiver.model_packaging"]
 
 
-def _pack(stage: Path, name: str, output: Path, force: bool, work: Path, progress: Progress) -> None:
-    """Run torch-model-archiver into a hidden temp dir beside `output`, verify, and rename into place."""
+def pack_stage(stage: Path, name: str, output: Path, force: bool, work: Path, progress: Progress,
+               version: str = "1.0") -> None:
+    """Run torch-model-archiver on a staged layout into a hidden temp dir beside `output`, verify, and rename into
+    place. `version` is the model version TorchServe registers it as (`lorecast retrain` makes the next ones)."""
     try:
         output.parent.mkdir(parents=True, exist_ok=True)
         # Same directory, so the final rename is atomic; hidden, so TorchServe's load_models=ALL skips it.
@@ -240,7 +253,7 @@ def _pack(stage: Path, name: str, output: Path, force: bool, work: Path, progres
         raise LorecastError(f"{output.parent}: cannot write there ({error.strerror or error})") from None
     try:
         command = [
-            *_archiver_command(), "--model-name", name, "--version", "1.0",
+            *_archiver_command(), "--model-name", name, "--version", version,
             "--handler", str(stage / layout.HANDLER),
             # The stage dir, not its subdirs: the archiver copies a dir's *contents* to the archive root, so only
             # this keeps serve_handler/ and generator/ as directories (TORCHSERVE.md section 2).

@@ -9,9 +9,11 @@ TorchServe extracts the archive and hands the handler that directory as `system_
     generator/               the model dir (contract 2) without lorecast-training.json: config.json,
                              generation_config.json, model.safetensors, tokenizer.json, tokenizer_config.json
     selector/                optional: the selector dir (contract 3: selector.json, selector.safetensors)
-    words.txt                seed words, "word<TAB>count" per line, most frequent first (the corpus's words.txt)
-    novelty.txt              the training sentences (the corpus's train.txt); the novelty index is built from it
-                             when the worker starts (plain text: no pickles)
+    words.txt                seed words, "word<TAB>count<TAB>form" per line, most frequent first (the corpus's
+                             words.txt)
+    novelty.txt              the novelty index over the corpus's train.txt lines and all their sentences, built by
+                             `lorecast archive` (plain text, no pickles: its format is in novelty.py), so that
+                             the worker only reads it
     blocklist.txt            blocked terms, one per line ('#' starts a comment); may be empty
     model-config.yaml        TorchServe's model settings plus a `handler:` section (see settings.py)
     lorecast-archive.json    what went in: sha256 and size of every file above, the model's training metadata,

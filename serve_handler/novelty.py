@@ -1,21 +1,42 @@
-"""Novelty check: how far a generated text is from its nearest training sentence.
+"""Novelty check: how far a generated text is from the training corpus, line by line and sentence by sentence.
 
 Contract:
-    index = NoveltyIndex.from_file("train.txt")      # UTF-8, one sentence per line
-    index = NoveltyIndex.from_sentences(list_of_str)   # same, from memory
-    index.nearest(text)  -> Match(similarity, sentence)   similarity in [0, 1]
-    index.novelty(text)  -> 1 - similarity
+    index = NoveltyIndex.from_file(path)                 # an index file (below) or a plain train.txt
+    index = NoveltyIndex.from_lines(train_lines)         # the lines and all their sentences
+    index = NoveltyIndex.from_sentences(texts)           # exactly these texts
+    index.nearest(text)  -> Match(similarity, text)      the nearest indexed text to the whole text, in [0, 1]
+    index.closest(text)  -> Match                        the nearest to the whole text or to any of its sentences
+                                                         of at least MIN_SENTENCE_WORDS words
+    index.novelty(text)  -> 1 - closest(text).similarity: the minimum over the whole text's novelty and its
+                            long-enough sentences' novelties
     index.novelty_many(texts) -> list of novelties, in order
+    index.to_text()      -> the index file's text; from_file reads it back
 
-The index is built at load time from plain text (no pickles in the .mar); 100k sentences take
-about 1-2 s on one core (see benchmarks/novelty_bench.py). It needs only rapidfuzz + stdlib.
+What is indexed (`from_lines`): every training line, and every sentence of every line (split by the corpus
+build's rule, `split_sentences`), each kept once after normalization. So a candidate that copies one sentence of a
+long line is caught: against the whole line it looks 60 % new, against that sentence it is a copy. Training
+sentences of any length are indexed (a whole candidate that is one short training sentence is a copy too); on
+the candidate's side only sentences of at least MIN_SENTENCE_WORDS words are looked up on their own, since a
+short common sentence ("See also hacker.") inside a new text does not make it a copy. The whole text is always
+looked up. One index over lines and sentences: a whole text near one training sentence, or a candidate sentence
+near a one-sentence line, is a copy either way.
+
+The index file (`lorecast archive` writes it as the .mar's novelty.txt, layout.py), plain UTF-8 text, built at
+archive time so that the worker only reads it:
+    lorecast-novelty-index 1 TEXTS SHINGLES      header: format version, then the two counts
+    TEXTS lines                                  the indexed texts, normalized and distinct; a text's id is its row
+    SHINGLES lines                               "shingle<TAB>id id id": the ids (ascending) of the texts with it
+Loading it parses no ids: a postings list stays a string until a candidate probes it. 100k texts load in about
+0.3 s, against about 2.5 s to build the index from plain lines (benchmarks/novelty_bench.py). A file without the
+header is read as plain training lines, one a line, and indexed at load (from_lines): a corpus dir's train.txt,
+as `lorecast train sample` and the tests use it. It needs only rapidfuzz + stdlib.
 
 Normalization (both sides, before indexing and comparing): `textrules.forms.novelty_form`:
     NFKC, casefold, every run of whitespace -> one space, punctuation (and spaces) stripped at both
     ends. A generation cut at a sentence end differs from its training line in exactly these ways
     (final full stop, quotes, capitalisation, spacing, compatibility forms such as fullwidth
     letters), and none of them makes the text new. Inner punctuation is kept: it is content, and
-    a mark costs one edit, which is negligible.
+    a mark costs one edit, which is negligible. A Match names the indexed text in this normal form.
 
 Similarity is rapidfuzz's normalized *Levenshtein* similarity, 1 - distance / max(len(a), len(b)):
 "the fraction of characters that need no edit". Indel similarity (what fuzz.ratio uses) counts a
@@ -52,7 +73,7 @@ from __future__ import annotations
 import heapq
 import re
 from collections import Counter, defaultdict
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from operator import countOf
 from pathlib import Path
 from typing import NamedTuple
@@ -61,8 +82,68 @@ from rapidfuzz import process
 from rapidfuzz.distance import Levenshtein
 
 from textrules.forms import novelty_form
+from textrules.sentences import CLOSERS, OPENERS, is_abbreviation
+
+# A candidate's sentence is looked up on its own from this many words (\w+ runs) on: shorter ones are the
+# stock phrases any text repeats ("See also hacker.", "This is a bug.").
+MIN_SENTENCE_WORDS = 5
+INDEX_MAGIC = "lorecast-novelty-index"
+INDEX_FORMAT = 1
 
 _WORD = re.compile(r"\w+")
+# Candidate sentence ends, as dataset/sentences.py finds them: the punctuation, closers, then the whitespace.
+_END = re.compile(rf"(?P<punct>\.\.\.|…|[.!?]+)(?P<close>[{re.escape(CLOSERS)}]*)(?P<space>\s+)")
+
+Splitter = Callable[[str], list[str]]
+
+
+def split_sentences(text: str) -> list[str]:
+    """The sentences of `text`, stripped, in order, by the corpus build's rule (dataset/sentences.py).
+
+    Restated here because the worker ships without dataset/; tests/serve_handler/test_novelty.py checks that
+    both split the demo corpus alike. A sentence ends at . ! ? ... or … (then any closing quotes or brackets)
+    before whitespace and an uppercase letter or digit (after any opening quote or bracket); a lone full stop
+    ends none after an abbreviation (textrules.sentences) or a list number ("former. 2. To"), unless a closing
+    quote follows it. A text with no sentence end is one sentence.
+    """
+    sentences, start = [], 0
+    for end in _END.finditer(text):
+        rest = text[end.end():].lstrip(OPENERS)
+        if not rest or not (rest[0].isupper() or rest[0].isdigit()):
+            continue
+        quoted = any(mark in end["close"] for mark in "\"'”’»")
+        if end["punct"] == "." and not quoted and _before_abbreviation(text, end.start("punct")):
+            continue
+        sentences.append(text[start:end.start("space")].strip())
+        start = end.end()
+    sentences.append(text[start:].strip())
+    return [sentence for sentence in sentences if sentence]
+
+
+def _before_abbreviation(text: str, period: int) -> bool:
+    """Whether the word ending just before `text[period] == "."` is an abbreviation or a list number."""
+    before = text[:period]
+    word = "" if not before or before[-1].isspace() else before.split()[-1].lstrip(OPENERS)
+    if word.isdigit() and len(word) <= 2:
+        # A list number after punctuation or at the start; after a word it ends a sentence ("chapter 2. Then").
+        before_number = before[: len(before) - len(word)].rstrip()
+        return not before_number or not before_number[-1].isalnum()
+    return is_abbreviation(word)
+
+
+def checked_sentences(text: str) -> list[str]:
+    """The sentences of a candidate that are looked up on their own: those of at least MIN_SENTENCE_WORDS
+    words; none when the text is a single sentence (the whole-text lookup is that sentence's)."""
+    sentences = split_sentences(text)
+    if len(sentences) < 2:
+        return []
+    return [sentence for sentence in sentences if len(_WORD.findall(sentence)) >= MIN_SENTENCE_WORDS]
+
+
+def training_texts(lines: Iterable[str], split: Splitter = split_sentences) -> list[str]:
+    """Every line, then every sentence of every line (`split`), as `from_lines` indexes them."""
+    lines = list(lines)
+    return lines + [sentence for line in lines for sentence in split(line)]
 
 
 def _shingles(norm: str) -> set[str]:
@@ -71,15 +152,20 @@ def _shingles(norm: str) -> set[str]:
     return set(map(" ".join, zip(["^", *words], [*words, "$"])))
 
 
+def _count(ids: str) -> int:
+    """How many ids a postings string ("3 17 52") holds."""
+    return ids.count(" ") + 1
+
+
 class Match(NamedTuple):
-    """The nearest training sentence found (as written in the corpus) and its similarity."""
+    """The nearest indexed text found (in its normal form) and its similarity."""
 
     similarity: float
     sentence: str | None
 
 
 class NoveltyIndex:
-    """Nearest-training-sentence lookup by normalized Levenshtein similarity, via a bigram index."""
+    """Nearest-training-text lookup by normalized Levenshtein similarity, via a bigram index."""
 
     def __init__(
         self,
@@ -89,52 +175,90 @@ class NoveltyIndex:
         shortlist: int = 32,
         common_cap: int | None = None,
     ) -> None:
-        self._probes = probes
-        self._shortlist_size = shortlist
-        self._originals: list[str] = []
-        self._normalized: list[str] = []
-        self._exact: dict[str, int] = {}
-        postings: defaultdict[str, list[int]] = defaultdict(list)
+        normalized: dict[str, None] = {}
         for sentence in sentences:
             norm = novelty_form(sentence)
-            if not norm or norm in self._exact:
-                continue  # nothing to compare with / already indexed: duplicates add nothing
-            sentence_id = len(self._normalized)
-            self._exact[norm] = sentence_id
-            self._normalized.append(norm)
-            self._originals.append(sentence)
+            if norm:  # empty: nothing to compare with; a duplicate adds nothing
+                normalized.setdefault(norm, None)
+        postings: defaultdict[str, list[int]] = defaultdict(list)
+        for text_id, norm in enumerate(normalized):
             for shingle in _shingles(norm):
-                postings[shingle].append(sentence_id)
-        # A plain dict, so that looking up an unknown shingle does not insert it; tuples because
-        # the index is frozen now and most postings hold one id (a tuple: about half the bytes).
-        self._postings: dict[str, tuple[int, ...]] = {
-            shingle: tuple(ids) for shingle, ids in postings.items()
-        }
-        self._lengths = [len(norm) for norm in self._normalized]
-        # Default: a shingle in more than 1% of the sentences (at least 256) is too common to probe.
-        self._common_cap = common_cap if common_cap is not None else max(256, len(self) // 100)
+                postings[shingle].append(text_id)
+        # Postings as strings of ids, the form the index file stores and loading keeps.
+        joined = {shingle: " ".join(map(str, ids)) for shingle, ids in postings.items()}
+        self._setup(list(normalized), joined, probes, shortlist, common_cap)
+
+    def _setup(self, normalized: list[str], postings: dict[str, str], probes: int, shortlist: int,
+               common_cap: int | None) -> None:
+        self._probes = probes
+        self._shortlist_size = shortlist
+        self._normalized = normalized
+        self._exact = {norm: text_id for text_id, norm in enumerate(normalized)}
+        # A plain dict, so that looking up an unknown shingle does not insert it.
+        self._postings = postings
+        self._lengths = [len(norm) for norm in normalized]
+        # Default: a shingle in more than 1% of the texts (at least 256) is too common to probe.
+        self._common_cap = common_cap if common_cap is not None else max(256, len(normalized) // 100)
 
     @classmethod
     def from_sentences(cls, sentences: Iterable[str], **options: int) -> NoveltyIndex:
+        """Exactly these texts (each normalized, empty and repeated ones dropped)."""
         return cls(sentences, **options)
 
     @classmethod
+    def from_lines(cls, lines: Iterable[str], split: Splitter = split_sentences, **options: int) -> NoveltyIndex:
+        """Training lines and every sentence of them (`training_texts`); `lorecast archive` passes the corpus
+        build's own splitter, which `split_sentences` restates."""
+        return cls(training_texts(lines, split), **options)
+
+    @classmethod
     def from_file(cls, path: str | Path, **options: int) -> NoveltyIndex:
-        """One sentence per line, UTF-8 (the corpus dir's train.txt); empty lines are ignored."""
+        """An index file (`to_text`), or else plain training lines, UTF-8, one a line (a corpus dir's train.txt;
+        empty lines are ignored), indexed with their sentences (`from_lines`)."""
         data = Path(path).read_bytes()
         try:
             text = data.decode("utf-8")
         except UnicodeDecodeError as error:
             line = data[: error.start].count(b"\n") + 1
             raise ValueError(f"{path}:{line}: not UTF-8 text ({error.reason})") from None
-        return cls(text.split("\n"), **options)
+        if text.startswith(INDEX_MAGIC + " "):
+            return cls._read_index(path, text, **options)
+        return cls.from_lines(text.split("\n"), **options)
+
+    @classmethod
+    def _read_index(cls, path: str | Path, text: str, *, probes: int = 8, shortlist: int = 32,
+                    common_cap: int | None = None) -> NoveltyIndex:
+        lines = text.split("\n")
+        header = lines[0].split(" ")
+        if len(header) != 4 or header[1] != str(INDEX_FORMAT) or not (header[2] + header[3]).isdigit():
+            raise ValueError(f"{path}:1: not a format {INDEX_FORMAT} novelty index header: {lines[0]!r}")
+        texts, shingles = int(header[2]), int(header[3])
+        body = lines[1:]
+        if body and body[-1] == "":
+            body.pop()  # the final newline
+        if len(body) != texts + shingles:
+            raise ValueError(f"{path}: the header promises {texts} texts and {shingles} shingles, "
+                             f"the file has {len(body)} lines after it")
+        try:
+            postings = dict(line.split("\t") for line in body[texts:])
+        except ValueError:
+            raise ValueError(f"{path}: a shingle line without exactly one tab") from None
+        index = cls.__new__(cls)
+        index._setup(body[:texts], postings, probes, shortlist, common_cap)
+        return index
+
+    def to_text(self) -> str:
+        """The index file (module docstring): what `from_file` loads without rebuilding anything."""
+        header = f"{INDEX_MAGIC} {INDEX_FORMAT} {len(self._normalized)} {len(self._postings)}"
+        postings = (f"{shingle}\t{ids}" for shingle, ids in self._postings.items())
+        return "\n".join([header, *self._normalized, *postings]) + "\n"
 
     def __len__(self) -> int:
-        """Number of distinct (after normalization) training sentences indexed."""
+        """Number of distinct (after normalization) texts indexed."""
         return len(self._normalized)
 
     def nearest(self, text: str) -> Match:
-        """The most similar training sentence; (0.0, None) for an empty index or nothing shared.
+        """The indexed text most similar to the whole of `text`; (0.0, None) for an empty index or nothing shared.
 
         Raises ValueError for a text that is empty after normalization: it has no meaningful
         novelty, and the handler's length filter must have rejected it before.
@@ -144,42 +268,54 @@ class NoveltyIndex:
             raise ValueError(f"cannot check the novelty of an empty text: {text!r}")
         exact_id = self._exact.get(norm)
         if exact_id is not None:
-            return Match(1.0, self._originals[exact_id])
+            return Match(1.0, norm)
         shortlist = self._shortlist(norm)
         if not shortlist:
             return Match(0.0, None)
-        choices = [self._normalized[sentence_id] for sentence_id in shortlist]
+        choices = [self._normalized[text_id] for text_id in shortlist]
         _, similarity, position = process.extractOne(
             norm, choices, scorer=Levenshtein.normalized_similarity
         )
-        return Match(similarity, self._originals[shortlist[position]])
+        return Match(similarity, choices[position])
+
+    def closest(self, text: str) -> Match:
+        """The best `nearest` match of the whole text and of each of its `checked_sentences`."""
+        best = self.nearest(text)
+        for sentence in checked_sentences(text):
+            if best.similarity == 1.0:
+                break
+            match = self.nearest(sentence)
+            if match.similarity > best.similarity:
+                best = match
+        return best
 
     def novelty(self, text: str) -> float:
-        """1 - similarity to the nearest training sentence: 0.0 for a copy, 1.0 for no match."""
-        return 1.0 - self.nearest(text).similarity
+        """1 - `closest` similarity: the lowest novelty of the whole text and of its long-enough sentences;
+        0.0 when it (or one of them) is a copy, 1.0 when nothing matched."""
+        return 1.0 - self.closest(text).similarity
 
     def novelty_many(self, texts: Iterable[str]) -> list[float]:
         """`novelty` of each text, in order (the handler checks a whole batch of candidates)."""
         return [self.novelty(text) for text in texts]
 
     def _shortlist(self, norm: str) -> list[int]:
-        """Ids of the sentences sharing the most of the candidate's rarest shingles."""
-        known = sorted((ids for ids in map(self._postings.get, _shingles(norm)) if ids), key=len)
+        """Ids of the texts sharing the most of the candidate's rarest shingles."""
+        known = sorted((ids for ids in map(self._postings.get, _shingles(norm)) if ids), key=_count)
         # Only common shingles known: probe the rarest of them rather than give up.
-        probed = [ids for ids in known[: self._probes] if len(ids) <= self._common_cap] or known[:1]
+        probed = [ids for ids in known[: self._probes] if _count(ids) <= self._common_cap] or known[:1]
         shared: Counter[int] = Counter()
         for ids in probed:
-            shared.update(ids)
+            shared.update(map(int, ids.split(" ")))
         # C-level key: thousands of ids get counted, a Python key per id would dominate the cost.
         ranked = sorted(shared, key=shared.__getitem__, reverse=True)
         size = self._shortlist_size
         if len(ranked) <= size or shared[ranked[size - 1]] < shared[ranked[0]]:
             return ranked[:size]
-        # More sentences share the top count than the shortlist holds (typically a short
-        # candidate of common words): keep those closest in length, the likeliest near-copies.
+        # More texts share the top count than the shortlist holds (typically a short candidate of common
+        # words): keep those closest in length, the likeliest near-copies.
         lengths, length = self._lengths, len(norm)
         return heapq.nsmallest(
             size,
             ranked[: countOf(shared.values(), shared[ranked[0]])],
-            key=lambda sentence_id: abs(lengths[sentence_id] - length),
+            key=lambda text_id: abs(lengths[text_id] - length),
         )

@@ -1,9 +1,12 @@
-"""Score each draft's novelty against the training sentences, and reject those too close to one.
+"""Score each draft's novelty against the training corpus, and reject those too close to it.
 
-Every kept draft leaves with `novelty` set (1 - similarity to its nearest training sentence; see
-serve_handler/novelty.py), which the response reports. A draft is rejected when its novelty is below its own
-request's `min_novelty` (0 keeps all). A draft with nothing left after normalization (only punctuation and
-spaces) has no meaningful novelty and is rejected here, since the index refuses to score it.
+Every kept draft leaves with `novelty` set, which the response reports: the minimum of the whole text's novelty
+and that of each of its sentences of at least MIN_SENTENCE_WORDS words, each 1 - similarity to its nearest
+indexed training line or sentence (NoveltyIndex.novelty, serve_handler/novelty.py). So a draft is rejected when
+the whole text is a near copy of a training line or sentence, or when any of its long-enough sentences is, "near"
+meaning novelty below its own request's `min_novelty` (similarity above 1 - min_novelty; 0 keeps all). A draft
+with nothing left after normalization (only punctuation and spaces) has no meaningful novelty and is rejected
+here, since the index refuses to score it.
 """
 
 from __future__ import annotations

@@ -25,10 +25,14 @@ from ops.archive_check import check_archive
 from serve_handler import layout
 from serve_handler.selector import Calibration, Selector, SelectorHead
 from serve_handler.settings import HandlerSettings
+from textrules.forms import novelty_form
 from trainer.model_dir import TrainingResult, read_metadata, write_metadata
 
 EOS = "<|endoftext|>"
-TRAIN = ["the old kernel greps the packet.", "a sleepy daemon forks the wizard.", "the shiny bug reboots."]
+# The last line holds two sentences: the novelty index holds it whole and each of them.
+TRAIN = ["the old kernel greps the packet.", "a sleepy daemon forks the wizard.", "the shiny bug reboots.",
+         "The old wizard patched the kernel by hand at night. Then the sleepy daemon forked every packet twice."]
+COPIED_SENTENCE = "then the sleepy daemon forked every packet twice"
 TEST = ["the clever hacker patches the compiler."]
 WORDS = [("kernel", 3), ("daemon", 2), ("wizard", 1)]
 PACKAGE = Path(serve_handler.__file__).parent
@@ -136,7 +140,7 @@ def test_the_archive_holds_what_went_in(built, inputs):
     path, _ = built
     with zipfile.ZipFile(path) as mar:
         assert mar.read(layout.SEED_WORDS) == (inputs / "corpus" / "words.txt").read_bytes()
-        assert mar.read(layout.NOVELTY_SENTENCES) == (inputs / "corpus" / "train.txt").read_bytes()
+        novelty = mar.read(layout.NOVELTY_SENTENCES).decode("utf-8").splitlines()
         assert mar.read(layout.HANDLER) == (PACKAGE / "handler.py").read_bytes()
         # Both files, in order, comments and blank lines gone, each term once.
         assert mar.read(layout.BLOCKLIST).decode() == "badword\nevil thing\nworse\n"
@@ -151,7 +155,11 @@ def test_the_archive_holds_what_went_in(built, inputs):
     assert manifest["corpus"] == {"source": str((inputs / "corpus").resolve()),
                                   "content_hash": load_corpus(inputs / "corpus").content_hash,
                                   "seed_words": len(WORDS), "novelty_sentences": len(TRAIN),
-                                      "conversation_tags": False}
+                                  "novelty_texts": len(TRAIN) + 2, "conversation_tags": False}
+    # The novelty index: its header, then the lines and the sentences of the last one, normalized.
+    assert novelty[0].startswith("lorecast-novelty-index 1 6 ")
+    assert novelty[1:7] == [novelty_form(line) for line in TRAIN] + [
+        "the old wizard patched the kernel by hand at night", COPIED_SENTENCE]
     assert manifest["blocklist"]["terms"] == 3
     assert manifest["options"]["batch_size"] == 4 and manifest["options"]["handler"]["min_chars"] == 5
     assert "lorecast-training.json" not in json.dumps(sorted(manifest["files"]))
@@ -171,6 +179,26 @@ def test_extracted_weights_are_readable_and_load(built, inputs, tmp_path):
     model = AutoModelForCausalLM.from_pretrained(tmp_path / "generator")
     tokenizer = AutoTokenizer.from_pretrained(tmp_path / "generator")
     assert model.config.n_layer == 1 and tokenizer.eos_token == EOS
+
+
+
+def test_the_extracted_archives_worker_rejects_a_copied_sentence(built, tmp_path):
+    import torch
+
+    from serve_handler.filters.base import Draft
+    from serve_handler.request import request_from_fields
+    from serve_handler.service import GenerationService
+
+    with zipfile.ZipFile(built[0]) as mar:
+        mar.extractall(tmp_path)
+    service = GenerationService.load(tmp_path, HandlerSettings(toxicity_threshold=1.0), torch.device("cpu"),
+                                     torch.float32)
+    copy = "Nobody saw the wizard leave the terminal room. Then the sleepy daemon forked every packet twice."
+    fresh = "Nobody saw the wizard leave the terminal room. Later every sleepy packet forked the daemon twice."
+    drafts = [Draft(0, copy, -1.0, True), Draft(0, fresh, -1.0, True)]
+    survivors, rejected = service.chain.run(drafts, [request_from_fields({})])  # the default min_novelty
+    assert [draft.text for draft in survivors] == [fresh]
+    assert rejected[0]["novelty"] == 1
 
 
 BAD_HANDLER = b"minWorkers: 1\nmaxWorkers: 1\nbatchSize: 8\nmaxBatchDelay: 50\nresponseTimeout: 120\n" \
