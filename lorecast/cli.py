@@ -35,6 +35,8 @@ def cli() -> None:
     ops/ (build and operations, outside TorchServe)
       lorecast archive --model MODEL_DIR --corpus CORPUS_DIR -o model_store/NAME.mar
       lorecast serve start|status|stop                  a local TorchServe with token auth
+      lorecast retrain --mar M.mar --corpus C --ledger L
+                                                        engagement -> a new selector, served if not worse
     poster/ (the CronJob posters, no torch)
       lorecast generate -n 5                            ask TorchServe for texts
       lorecast post PLATFORM                            publish the best new text, keep the ledger
@@ -43,6 +45,7 @@ def cli() -> None:
       lorecast feedback PLATFORM                        store engagement for the selector
       lorecast auth PLATFORM                            sign in as the bot: the .env lines
       lorecast ledger list|mentions|export|costs|settle what was posted and answered, engagement, X's bill
+      lorecast ledger report -o DIR                     the bot's record as an HTML page with charts
       lorecast k8s secret --from-env .env               a Kubernetes Secret of the platform keys
 
     Inside TorchServe runs serve_handler/, the worker, which the .mar carries with textrules/ (the text

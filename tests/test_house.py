@@ -11,6 +11,7 @@ import pytest
 from house_tools import ANY, OUR_PACKAGES, check_house, import_graph, import_sites, module_files, rule
 
 ERRORS = "lorecast.errors"
+OUTPUT_DIR = "lorecast.output_dir"  # every package that writes an output dir shares its rules
 
 # Read a row as: PACKAGE may import, of ours, OURS (an entry allows its submodules; its own package always);
 # of third party, THIRD_PARTY (ANY: whatever it needs); and NEVER these. The standard library is always fine.
@@ -22,7 +23,7 @@ HOUSE = {
         third_party={"click"},
     ),
     "dataset": rule(
-        ours={ERRORS, "textrules"},
+        ours={ERRORS, OUTPUT_DIR, "textrules"},
         # What it uses today: click (its commands) and tqdm, the base install; matplotlib, the `inspect` extra.
         third_party={"click", "tqdm", "matplotlib"},
         never={"torch", "transformers"},
@@ -34,19 +35,21 @@ HOUSE = {
         third_party={"ts", "torch", "transformers", "safetensors", "rapidfuzz", "jsonschema", "profanity_check"},
         never={"click", "psutil", "requests"},
     ),
-    # The selector trainer reads the posters' ledger.
-    # The selector learns from the posters' ledger; `train sample` takes `lorecast generate`'s sampling options.
-    "trainer": rule(ours={ERRORS, "dataset", "textrules", "serve_handler", "poster.ledger",
-                          "poster.commands.sampling_options"}, third_party=ANY),
+    # The selector learns from the posters' ledger; `train sample` takes `lorecast generate`'s sampling options,
+    # the engagement options the ledger's --at-age.
+    "trainer": rule(ours={ERRORS, OUTPUT_DIR, "dataset", "textrules", "serve_handler", "poster.ledger",
+                          "poster.commands.sampling_options", "poster.commands.age_option"}, third_party=ANY),
     # The manifest check reads which env vars the poster commands take (ops/k8s_check.py).
     "ops": rule(ours={ERRORS, "dataset", "trainer", "serve_handler", "textrules", "poster.commands"},
                 third_party=ANY),
     "poster": rule(
-        ours={ERRORS, "textrules"},
+        ours={ERRORS, OUTPUT_DIR, "textrules"},
         # requests and the platform clients it chose, click, what `lorecast k8s secret` renders with, jsonschema
         # (the inference client parses answers by serve_handler/response_schema.json, read as data, not imported),
-        # and regex, whose \X counts the grapheme clusters of Bluesky's 300-grapheme limit.
-        third_party={"requests", "requests_oauthlib", "click", "kubernetes", "yaml", "jsonschema", "regex"},
+        # regex, whose \X counts the grapheme clusters of Bluesky's 300-grapheme limit, and matplotlib for the
+        # charts of `lorecast ledger report` (the inspect extra; the poster image has none).
+        third_party={"requests", "requests_oauthlib", "click", "kubernetes", "yaml", "jsonschema", "regex",
+                     "matplotlib"},
         never={"torch", "transformers", "dataset", "trainer", "serve_handler", "ops"},
     ),
     "benchmarks": rule(ours=ANY, third_party=ANY),

@@ -1,5 +1,5 @@
-"""`lorecast ledger list|mentions|export|costs|settle`: read the poster's ledger (poster/ledger.py), and settle by
-hand a post whose outcome no run could find out.
+"""`lorecast ledger list|mentions|export|costs|settle|report`: read the poster's ledger (poster/ledger.py), and
+settle by hand a post whose outcome no run could find out.
 
 `list` prints a table of the posts whose outcome is unknown, then the newest others, one a line: id, state,
 platform, account, remote id, created (UTC), the text shortened, and the post's latest total engagement ("-"
@@ -14,6 +14,9 @@ an answered one: the reply's post id).
 `settle ID --posted REMOTE_ID | --failed` records what a person found out about an unknown post: it is on the
 platform as REMOTE_ID (its text stays claimed), or it is not (its text is free again).
 
+`report -o DIR` writes an HTML page with charts of the bot's record (poster/report/): posts and engagement at a
+fixed age over time, engagement by selector score decile, explore vs exploit picks, rejections by filter.
+
 `export` writes every post, oldest first, with its latest metrics:
     jsonl  one object a line: the post's columns (timestamps as UTC ISO 8601) and "metrics": {fetched_at, likes,
            reposts, replies, quotes, impressions, total} or null
@@ -25,15 +28,17 @@ from __future__ import annotations
 
 import csv
 import dataclasses
+import importlib.util
 import io
 import json
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import click
 
 from lorecast.errors import LorecastError
+from poster.commands.age_option import Age
 from poster.commands.options import ledger_option
 from poster.env_file import DotEnvGroup
 from poster.ledger import STATES, Ledger, MetricsRow, PostRow
@@ -154,6 +159,28 @@ def costs_command(ledger_path: str, platform: str | None) -> None:
         months[(month, name)] = months.get((month, name), 0.0) + cost
     table += [(month, name, "all", "total", "", "", f"{cost:.3f}") for (month, name), cost in sorted(months.items())]
     _print_table(table)
+
+
+@ledger_group.command("report")
+@ledger_option
+@click.option("-o", "--output", "out_dir", required=True, metavar="DIR", type=click.Path(file_okay=False),
+              help="Report dir to write: index.html plus the PNG charts it shows. Created if missing.")
+@click.option("--force", is_flag=True, help="Replace DIR when it holds a previous report.")
+@click.option("--at-age", "age", type=Age(), default="24h", show_default=True,
+              help="Compare posts by their engagement this long after posting (24h, 90m, 45s, 2d, or hours).")
+def report_command(ledger_path: str, out_dir: str, force: bool, age: timedelta) -> None:
+    """Write an HTML report of the bot's record: posts and engagement over time, engagement by selector score,
+    explore vs exploit picks, rejections by filter, and a summary of posts, mentions and billed calls.
+
+    Prints the path of the report's index.html.
+    """
+    # The charts need matplotlib (the inspect extra), imported only here: the poster image has none.
+    if importlib.util.find_spec("matplotlib") is None:
+        raise LorecastError("`lorecast ledger report` draws its charts with matplotlib, which is missing: "
+                            "pip install 'lorecast[inspect]'")
+    from poster.report.writer import write_report
+
+    click.echo(write_report(Path(ledger_path), Path(out_dir), age=age, force=force))
 
 
 def _print_table(table: list[tuple[str, ...]]) -> None:
