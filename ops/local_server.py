@@ -9,7 +9,8 @@ free ports), torchserve_logs.py (one-line errors from the console log) and proce
 One instance per run dir, which holds all of it:
 
     config.properties    the base config (default: the packaged config.properties) with this run's overrides:
-                         the absolute model_store, load_models, and free ports when isolated
+                         the absolute model_store, load_models, free ports when isolated, and
+                         enable_model_api=true when asked for
     torchserve.log       the launcher's and the JVM's console output: ts_log and model_log lines together
     logs/                TorchServe's own logs (ts_log.log, model_log.log, access_log.log, ...)
     key_file.json        the Bearer keys TorchServe writes at start (token authorization stays on)
@@ -56,7 +57,9 @@ class LocalTorchServe:
     `models` are file names in the model store ("lorecast.mar"), or "all" for every .mar there. `isolated`
     picks free ports on 127.0.0.1 and keeps TorchServe's temp files in the run dir (TMPDIR/TEMP), so several
     instances run side by side; otherwise the addresses come from the config. `clean_env` gives TorchServe
-    only PATH (plus TMPDIR/TEMP when isolated) instead of this process's whole environment.
+    only PATH (plus TMPDIR/TEMP when isolated) instead of this process's whole environment. `model_api` lets
+    the management API register and unregister models (what `lorecast retrain --management` does), which the
+    config turns off.
     """
 
     def __init__(
@@ -70,6 +73,7 @@ class LocalTorchServe:
         clean_env: bool = False,
         timeout: float = 120.0,
         python: str | os.PathLike[str] | None = None,
+        model_api: bool = False,
     ) -> None:
         self.run_dir = Path(run_dir).resolve()
         self.model_store = Path(model_store).resolve()
@@ -79,6 +83,7 @@ class LocalTorchServe:
         self.config = Path(config) if config is not None else DEFAULT_CONFIG
         self.isolated = isolated
         self.clean_env = clean_env
+        self.model_api = model_api
         self.timeout = timeout
         # The Python whose venv has the `torchserve` launcher (default: this one); the workers run on it too.
         self.python = Path(python) if python is not None else Path(sys.executable)
@@ -272,6 +277,8 @@ class LocalTorchServe:
         }
         if self.isolated:
             overrides.update(isolated_addresses())
+        if self.model_api:
+            overrides["enable_model_api"] = "true"
         base = self.config.read_text(encoding="utf-8")
         text = merge_properties(base, overrides, f"{self.config.resolve()}")
         (self.run_dir / RUN_CONFIG).write_text(text, encoding="utf-8")

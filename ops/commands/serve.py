@@ -74,6 +74,13 @@ def serve_group() -> None:
     "lorecast's own (the repository's config.properties, shipped in the package). Its model_store and load_models "
     "are replaced by the options above.",
 )
+@click.option(
+    "--enable-model-api",
+    is_flag=True,
+    help="Let the management API register and unregister models (TorchServe's enable_model_api, off in the "
+    "config), so that `lorecast retrain --management` can roll out a new version without a restart. The "
+    "management API stays where the config puts it (127.0.0.1) and needs its key.",
+)
 @_run_dir_option
 @click.option(
     "--timeout",
@@ -82,7 +89,8 @@ def serve_group() -> None:
     show_default=True,
     help="Seconds to wait for every model's workers to be READY; past that, the server is stopped again.",
 )
-def start(model_store: Path, models: tuple[str, ...], config: Path | None, run_dir: Path, timeout: float) -> None:
+def start(model_store: Path, models: tuple[str, ...], config: Path | None, enable_model_api: bool, run_dir: Path,
+          timeout: float) -> None:
     """Start TorchServe in the background; wait until READY.
 
     Returns once every model's workers are READY, and prints the addresses, where the key file is, and a
@@ -90,7 +98,7 @@ def start(model_store: Path, models: tuple[str, ...], config: Path | None, run_d
     store holds no .mar.
     """
     server = _local_server().LocalTorchServe(
-        run_dir, model_store, _split_models(models), config=config, timeout=timeout
+        run_dir, model_store, _split_models(models), config=config, timeout=timeout, model_api=enable_model_api
     )
     started = time.monotonic()
     server.start()

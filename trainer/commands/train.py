@@ -16,6 +16,7 @@ from click.core import ParameterSource
 from poster.commands.sampling_options import MAX_TEXTS_PER_REQUEST, request_fields, sampling_options
 from trainer.commands.engagement_options import ENGAGEMENT_OPTION_NAMES, engagement_from, engagement_options
 from trainer.commands.handler_options import handler_settings, handler_settings_options
+from trainer.commands.layers_option import LAYERS_HELP, parse_layers, pooled_dropout_option
 from trainer.model_dir import read_metadata
 from trainer.presets import PRESETS
 
@@ -98,13 +99,6 @@ def generator(corpus_dir: str, out_dir: str, **options) -> None:
     )
 
 
-def _layer_indices(ctx: click.Context, param: click.Parameter, value: str) -> tuple[int, ...]:
-    try:
-        return tuple(int(part) for part in value.split(","))
-    except ValueError:
-        raise click.BadParameter(f"{value!r} is not a comma-separated list of integers such as -1,-2") from None
-
-
 @train_group.command("selector")
 @click.option("--model", "model_dir", required=True, metavar="MODEL_DIR",
               help="Model dir of the generator the selector will rank for (from `lorecast train "
@@ -114,11 +108,10 @@ def _layer_indices(ctx: click.Context, param: click.Parameter, value: str) -> tu
                    "positives, its words.txt words start the generated negatives.")
 @click.option("-o", "--output", "out_dir", required=True, metavar="SELECTOR_DIR",
               help="Selector dir to write: selector.json and selector.safetensors.")
-@click.option("--layers", default="-1", show_default=True, callback=_layer_indices, metavar="INDICES",
-              help="Generator hidden states the selector reads, comma-separated: 0 is the embeddings, "
-                   "1..N the layers, -1 the last layer, -2 the one before (e.g. -1,-2).")
+@click.option("--layers", default="-1", show_default=True, callback=parse_layers, metavar="INDICES", help=LAYERS_HELP)
 @click.option("--hidden-size", type=click.IntRange(min=1), default=64, show_default=True,
               help="Width of the selector head's hidden layer.")
+@pooled_dropout_option
 @click.option("--token-stats/--no-token-stats", default=True, show_default=True,
               help="Also read how the generator predicts each of the text's tokens (log-probabilities, "
                    "ranks, entropy; from the same forward pass). --no-token-stats: the hidden states alone, "
