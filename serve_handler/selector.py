@@ -24,7 +24,10 @@ forward pass of the full model (language-model head included) with `output_hidde
 
 Head: the pooled states through a LayerNorm (and, in training, dropout), the token statistics through a fixed
 standardization (mean and std over the training split, stored with the weights; a LayerNorm across a handful of
-unrelated scalars would mix their scales), concatenated -> Linear -> GELU -> Linear -> one logit.
+unrelated scalars would mix their scales), concatenated -> Linear -> GELU -> Linear -> one logit. Optionally the
+pooled states are standardized the same way before their LayerNorm (`standardize_like(..., pooled=True)`; else
+that standardization is the identity): what tells an audience's taste in words apart is a small deviation from a
+hidden-state vector every text shares, which a LayerNorm over one text's dimensions keeps small.
 Calibration: p = sigmoid(a * logit + b), fitted on a held-out split after training (Platt scaling), so that the
 served score is a probability.
 
@@ -32,7 +35,8 @@ Contract 3, the selector dir:
     selector.json          {"format": 2, "layers": [...], "token_stats": [names, in feature order],
                             "feature_size": int (pooled + token stats), "hidden_size": int,
                             "calibration": {"a": float, "b": float}, "metrics": {...}, "trained_on": {...}}
-    selector.safetensors   the head's weights (no pickles): norm.*, stat_mean, stat_std, mlp.0.*, mlp.2.*
+    selector.safetensors   the head's weights (no pickles): pooled_mean, pooled_std, norm.*, stat_mean, stat_std,
+                           mlp.0.*, mlp.2.*
 Format 1 dirs (no "token_stats": pooled hidden states only; weights net.0.* the LayerNorm, net.1.* and net.3.* the
 Linears) still load and serve as they did; `save` always writes format 2.
 """
@@ -72,22 +76,30 @@ class SelectorHead(nn.Module):
         # In training only: hundreds of pooled dimensions against a few hundred examples overfit, and dropping
         # half of them lifted the demo's held-out ROC-AUC by about 0.02 (see trainer/selector_training.py).
         self.pooled_dropout = nn.Dropout(pooled_dropout)
+        self.register_buffer("pooled_mean", torch.zeros(self.pooled_size))
+        self.register_buffer("pooled_std", torch.ones(self.pooled_size))
         self.norm = nn.LayerNorm(self.pooled_size)
         self.register_buffer("stat_mean", torch.zeros(stat_count))
         self.register_buffer("stat_std", torch.ones(stat_count))
         self.mlp = nn.Sequential(nn.Linear(feature_size, hidden_size), nn.GELU(), nn.Linear(hidden_size, 1))
 
-    def standardize_stats_like(self, features: torch.Tensor) -> None:
-        """Set the fixed standardization of the token statistics from these (training) features."""
-        stats = features[:, self.pooled_size :].float()
-        self.stat_mean.copy_(stats.mean(dim=0))
-        if self.stat_count and len(stats) > 1:  # a spread needs two rows
-            self.stat_std.copy_(stats.std(dim=0).clamp(min=1e-4))
+    def standardize_like(self, features: torch.Tensor, pooled: bool = False) -> None:
+        """Set the fixed standardization of the token statistics, and with `pooled` of the pooled states too, from
+        these (training) features."""
+        features = features.float()
+        if len(features) < 2:  # a spread needs two rows
+            return
+        mean, std = features.mean(dim=0), features.std(dim=0).clamp(min=1e-4)
+        self.stat_mean.copy_(mean[self.pooled_size :])
+        self.stat_std.copy_(std[self.pooled_size :])
+        if pooled:
+            self.pooled_mean.copy_(mean[: self.pooled_size])
+            self.pooled_std.copy_(std[: self.pooled_size])
 
     def forward(self, features: torch.Tensor) -> torch.Tensor:
-        pooled, stats = features[..., : self.pooled_size], features[..., self.pooled_size :]
-        inputs = torch.cat([self.pooled_dropout(self.norm(pooled)), (stats - self.stat_mean) / self.stat_std], dim=-1)
-        return self.mlp(inputs).squeeze(-1)
+        pooled = (features[..., : self.pooled_size] - self.pooled_mean) / self.pooled_std
+        stats = (features[..., self.pooled_size :] - self.stat_mean) / self.stat_std
+        return self.mlp(torch.cat([self.pooled_dropout(self.norm(pooled)), stats], dim=-1)).squeeze(-1)
 
 
 @dataclass(frozen=True)
@@ -258,4 +270,6 @@ def _format_1_weights(weights: dict[str, torch.Tensor]) -> dict[str, torch.Tenso
         if prefix is None:
             raise ValueError(f"unexpected weight {name!r} in a format 1 selector")
         renamed[_FORMAT_1_KEYS[prefix] + name[len(prefix):]] = tensor
-    return renamed | {"stat_mean": torch.zeros(0), "stat_std": torch.ones(0)}
+    pooled_size = renamed["norm.weight"].shape[0]
+    return renamed | {"pooled_mean": torch.zeros(pooled_size), "pooled_std": torch.ones(pooled_size),
+                      "stat_mean": torch.zeros(0), "stat_std": torch.ones(0)}

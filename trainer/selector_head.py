@@ -44,6 +44,7 @@ def train_head(
     hidden_size: int = 64,
     stat_count: int = 0,
     pooled_dropout: float = 0.0,
+    standardize_pooled: bool = False,
     seed: int = 0,
     max_steps: int = 600,
     learning_rate: float = 1e-3,
@@ -56,7 +57,8 @@ def train_head(
 ) -> HeadFit:
     """Train a `SelectorHead` on features [n, d] with labels 1/0 [n], the last `stat_count` of them token
     statistics (standardized by their mean and std over `train_x`), the others pooled hidden states (dropped with
-    probability `pooled_dropout` in training); see the module docstring.
+    probability `pooled_dropout` in training; standardized too with `standardize_pooled`); see the module
+    docstring.
 
     `deadline` is a `time.monotonic()` value; `progress` shows a bar on stderr when it is a terminal.
     """
@@ -64,7 +66,7 @@ def train_head(
     with torch.random.fork_rng(devices=[train_x.device.index or 0] if train_x.device.type == "cuda" else []):
         torch.manual_seed(seed)
         head = SelectorHead(train_x.shape[1], hidden_size, stat_count, pooled_dropout).to(train_x.device)
-        head.standardize_stats_like(train_x)
+        head.standardize_like(train_x, pooled=standardize_pooled)
         return _fit(head, train_x, train_y.float().to(train_x.device), val_x, val_y.float().to(val_x.device),
                     torch.Generator().manual_seed(seed), max_steps, learning_rate, weight_decay, batch_size,
                     eval_every, patience, deadline, progress)

@@ -10,8 +10,13 @@ from pathlib import Path
 
 import click
 
-from trainer.commands.engagement_options import engagement_from, engagement_options
-from trainer.commands.layers_option import LAYERS_HELP, parse_layers, pooled_dropout_option
+from trainer.commands.engagement_options import ENGAGEMENT_OPTION_NAMES, engagement_from, engagement_options
+from trainer.commands.head_options import (
+    LAYERS_HELP,
+    parse_layers,
+    pooled_dropout_option,
+    standardize_pooled_option,
+)
 
 EXIT_REFUSED = 3  # the new selector ranked the held-out posts worse: nothing was written
 
@@ -37,6 +42,7 @@ EXIT_REFUSED = 3  # the new selector ranked the held-out posts worse: nothing wa
 @click.option("--layers", default=None, callback=parse_layers, metavar="INDICES",
               help=LAYERS_HELP + " Default: the served selector's (-1 without one).")
 @pooled_dropout_option
+@standardize_pooled_option(default=True)
 @click.option("--rng-seed", type=int, default=1234, show_default=True,
               help="Seed of the negatives, the splits and the head's initial weights.")
 @click.option("--min-positives", type=click.IntRange(min=20), default=50, show_default=True,
@@ -56,9 +62,8 @@ EXIT_REFUSED = 3  # the new selector ranked the held-out posts worse: nothing wa
                    "back with one set-default call.")
 @click.option("--force", is_flag=True, help="Replace --output when it exists.")
 def retrain_command(mar: str, corpus_dir: str, output: str | None, held_out: float, tolerance: float,
-                    layers: tuple[int, ...] | None, pooled_dropout: float, rng_seed: int, min_positives: int,
-                    max_minutes: float | None, management_url: str | None, key_file: str | None, keep_old: bool,
-                    force: bool, ledger: str, **labelling) -> None:
+                    layers: tuple[int, ...] | None, management_url: str | None, key_file: str | None,
+                    keep_old: bool, force: bool, ledger: str, **options) -> None:
     """Train a selector on the audience's engagement and serve it when it is not worse.
 
     \b
@@ -94,10 +99,9 @@ def retrain_command(mar: str, corpus_dir: str, output: str | None, held_out: flo
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     transformers.logging.set_verbosity_error()
     transformers.logging.disable_progress_bar()
-    selector = SelectorOptions(pooled_dropout=pooled_dropout, rng_seed=rng_seed, min_positives=min_positives,
-                               max_minutes=max_minutes)
-    options = RetrainOptions(held_out, tolerance, layers, selector)
-    result = retrain(mar, corpus_dir, engagement_from(ledger, **labelling), target, options, progress=True,
+    labelling = {name: options.pop(name) for name in ENGAGEMENT_OPTION_NAMES}
+    retraining = RetrainOptions(held_out, tolerance, layers, SelectorOptions(**options))  # the head's options
+    result = retrain(mar, corpus_dir, engagement_from(ledger, **labelling), target, retraining, progress=True,
                      force=force)
     held = f"{result.held_out['positive']} liked and {result.held_out['negative']} disliked newest posts"
     click.echo(f"held-out ROC-AUC: served {served.name} {served.version} {result.old_roc_auc:.3f}, new selector "

@@ -90,8 +90,8 @@ def test_a_selector_with_token_statistics_round_trips_and_a_format_1_dir_still_s
     torch.manual_seed(2)
     stats = ["mean_logprob", "top10_share", "mean_entropy"]
     head = SelectorHead(model.config.n_embd + len(stats), 8, stat_count=len(stats))
-    head.standardize_stats_like(text_features(model, tokenizer, ["the bug.", "the old daemon forks."], [-1],
-                                              token_stats=stats))
+    head.standardize_like(text_features(model, tokenizer, ["the bug.", "the old daemon forks.", "the wizard."], [-1],
+                                        token_stats=stats), pooled=True)
     with_stats = Selector(head, [-1], Calibration(), token_stats=stats)
     with_stats.save(tmp_path / "v2", metrics={}, trained_on={})
     texts = ["the shiny bug reboots.", "wizard"]

@@ -16,7 +16,12 @@ from click.core import ParameterSource
 from poster.commands.sampling_options import MAX_TEXTS_PER_REQUEST, request_fields, sampling_options
 from trainer.commands.engagement_options import ENGAGEMENT_OPTION_NAMES, engagement_from, engagement_options
 from trainer.commands.handler_options import handler_settings, handler_settings_options
-from trainer.commands.layers_option import LAYERS_HELP, parse_layers, pooled_dropout_option
+from trainer.commands.head_options import (
+    LAYERS_HELP,
+    parse_layers,
+    pooled_dropout_option,
+    standardize_pooled_option,
+)
 from trainer.model_dir import read_metadata
 from trainer.presets import PRESETS
 
@@ -112,6 +117,7 @@ def generator(corpus_dir: str, out_dir: str, **options) -> None:
 @click.option("--hidden-size", type=click.IntRange(min=1), default=64, show_default=True,
               help="Width of the selector head's hidden layer.")
 @pooled_dropout_option
+@standardize_pooled_option(default=False)
 @click.option("--token-stats/--no-token-stats", default=True, show_default=True,
               help="Also read how the generator predicts each of the text's tokens (log-probabilities, "
                    "ranks, entropy; from the same forward pass). --no-token-stats: the hidden states alone, "

@@ -1,5 +1,5 @@
-"""--layers and --pooled-dropout: what a selector reads and how it is regularized, for `lorecast train selector` and
-`lorecast retrain`."""
+"""--layers, --pooled-dropout and --standardize-pooled: what a selector's head reads and how it trains, for
+`lorecast train selector` and `lorecast retrain`."""
 
 from __future__ import annotations
 
@@ -20,6 +20,14 @@ POOLED_DROPOUT_HELP = ("In training, drop each pooled hidden-state feature with 
 def pooled_dropout_option(command: Callable[..., Any]) -> Callable[..., Any]:
     return click.option("--pooled-dropout", type=click.FloatRange(0, 1, max_open=True), default=0.5,
                         show_default=True, help=POOLED_DROPOUT_HELP)(command)
+
+
+def standardize_pooled_option(default: bool) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    return click.option(
+        "--standardize-pooled/--no-standardize-pooled", default=default, show_default=True,
+        help="Standardize each pooled hidden-state feature by its mean and spread over the training split "
+             "before the head's LayerNorm. It lets a head see a taste for some words (a small deviation from "
+             "the hidden state every text shares); on the demo's bootstrap it cost about 0.02 ROC-AUC.")
 
 
 def parse_layers(ctx: click.Context, param: click.Parameter, value: str | None) -> tuple[int, ...] | None:
