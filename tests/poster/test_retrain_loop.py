@@ -30,12 +30,12 @@ from ops.local_server import LocalTorchServe
 from ops.management import ManagementApi
 from serve_handler.settings import HandlerSettings
 
-# The test corpus's grammar (tests/conftest.py `sentences`) split in two pools: a text's taste is how many more
-# words of the liked pool it has than of the other.
-LIKED = {"old", "sleepy", "clever", "hacker", "kernel", "daemon", "wizard", "patches", "crashes", "compiles"}
-DISLIKED = {"broken", "shiny", "bug", "terminal", "compiler", "packet", "reboots", "greps", "forks"}
+# The test corpus's nouns (tests/conftest.py `sentences`) split in two pools: a text's taste is how many more
+# nouns of the liked pool it has than of the other (each sentence has two).
+LIKED = {"hacker", "kernel", "daemon", "wizard"}
+DISLIKED = {"bug", "terminal", "compiler", "packet"}
 POSTS = 400
-OLDER_SHARE = 0.7  # the part of the posts that the bought likes of the second snapshot touch
+OLDER_SHARE = 0.7  # the part of the posts that the bought likes of the second snapshot touch (not the held-out)
 # Texts start from "the", as the test corpus's lines do (its seed words are nouns, which open none of them), and a
 # high temperature keeps new texts coming from a model that knows its small grammar by heart.
 SAMPLING = {"min_novelty": 0, "prompt": "the"}
@@ -51,7 +51,7 @@ SELECTOR = ["--layers", "0", "--pooled-dropout", "0"]
 def retrain(mar: Path, corpus: Path, ledger_path: Path, span_s: float, server) -> list:
     """`lorecast retrain`'s arguments but --at-age, for posts that took `span_s` seconds to publish."""
     return ["retrain", "--mar", mar, "--corpus", corpus, "--ledger", ledger_path, "--min-positives", 20,
-            "--held-out", "0.3", "--quantile", "0.4", "--window-days", f"{WINDOW_SHARE * span_s / 86400:.8f}",
+            "--held-out", "0.2", "--quantile", "0.4", "--window-days", f"{WINDOW_SHARE * span_s / 86400:.8f}",
             "--min-window-posts", "5", *SELECTOR, "--management", server.management_url, "--key-file", server.key_file]
 
 
@@ -103,7 +103,7 @@ def age_for_snapshot(ledger_path: Path, snapshot: int, now: datetime) -> str:
     return f"{age:.3f}s"
 
 
-def served_ranking_auc(server, rounds: int = 30) -> tuple[float, set[str]]:
+def served_ranking_auc(server, rounds: int = 40) -> tuple[float, set[str]]:
     """ROC-AUC of the served scores for liked (taste > 0) against disliked (taste < 0) new texts, and how they
     were ranked. One candidate a text: every generated text comes back scored, none chosen by its score."""
     scores, labels, ranked_by = [], [], set()
@@ -121,6 +121,8 @@ def served_ranking_auc(server, rounds: int = 30) -> tuple[float, set[str]]:
     return float(roc_auc_score(labels, scores)), ranked_by
 
 
+# Its waits are multiples of the posting time, which a loaded machine stretches: more than the suite's 600 s.
+@pytest.mark.timeout(1500)
 def test_engagement_retrains_the_served_selector_and_a_worse_one_is_refused(served, trained, env, platform_server):
     server, store, mar = served
     corpus = trained[0]
