@@ -41,7 +41,6 @@ import yaml
 import serve_handler
 import textrules
 from dataset.blocklist_files import read_blocklists
-from dataset.sentences import split_sentences
 from lorecast.errors import LorecastError
 from ops.archive_check import check_archive
 from serve_handler import layout
@@ -119,7 +118,7 @@ def build_archive(
         stage = Path(work) / "stage"
         progress("staging files")
         progress(f"indexing {len(corpus.train):,} training lines and their sentences for the novelty check")
-        novelty = novelty_index(corpus.train)
+        novelty = NoveltyIndex.from_lines(corpus.train)
         files = _stage(stage, model_dir, corpus_dir / WORDS_FILE, novelty, selector_files, terms, options)
         manifest = {
             "format": MANIFEST_FORMAT,
@@ -146,12 +145,6 @@ def build_archive(
         progress(f"packing {len(files) + 1} files ({format_size(total)}) with torch-model-archiver")
         pack_stage(stage, name, output, force, Path(work), progress)
     return output
-
-
-def novelty_index(train_lines: Iterable[str]) -> NoveltyIndex:
-    """The index the .mar's novelty.txt holds: the training lines and their sentences, split by the corpus
-    build's own splitter (the worker splits candidates by the same rule, serve_handler/novelty.py)."""
-    return NoveltyIndex.from_lines(train_lines, split=split_sentences)
 
 
 def _stage(stage: Path, model_dir: Path, words: Path, novelty: NoveltyIndex, selector_files: list[Path],

@@ -12,14 +12,14 @@ Contract:
     index.novelty_many(texts) -> list of novelties, in order
     index.to_text()      -> the index file's text; from_file reads it back
 
-What is indexed (`from_lines`): every training line, and every sentence of every line (split by the corpus
-build's rule, `split_sentences`), each kept once after normalization. So a candidate that copies one sentence of a
-long line is caught: against the whole line it looks 60 % new, against that sentence it is a copy. Training
-sentences of any length are indexed (a whole candidate that is one short training sentence is a copy too); on
-the candidate's side only sentences of at least MIN_SENTENCE_WORDS words are looked up on their own, since a
+What is indexed (`from_lines`): every training line, and every sentence of every line (split by the corpus build's
+own splitter, `textrules.sentences.split_sentences`), each kept once after normalization. So a candidate that copies
+one sentence of a long line is caught: against the whole line it looks 60 % new, against that sentence it is a copy.
+Training sentences of any length are indexed (a whole candidate that is one short training sentence is a copy too);
+on the candidate's side only sentences of at least MIN_SENTENCE_WORDS words are looked up on their own, since a
 short common sentence ("See also hacker.") inside a new text does not make it a copy. The whole text is always
-looked up. One index over lines and sentences: a whole text near one training sentence, or a candidate sentence
-near a one-sentence line, is a copy either way.
+looked up. One index over lines and sentences: a whole text near one training sentence, or a candidate sentence near
+a one-sentence line, is a copy either way.
 
 The index file (`lorecast archive` writes it as the .mar's novelty.txt, layout.py), plain UTF-8 text, built at
 archive time so that the worker only reads it:
@@ -73,7 +73,7 @@ from __future__ import annotations
 import heapq
 import re
 from collections import Counter, defaultdict
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from operator import countOf
 from pathlib import Path
 from typing import NamedTuple
@@ -82,7 +82,7 @@ from rapidfuzz import process
 from rapidfuzz.distance import Levenshtein
 
 from textrules.forms import novelty_form
-from textrules.sentences import CLOSERS, OPENERS, is_abbreviation
+from textrules.sentences import split_sentences
 
 # A candidate's sentence is looked up on its own from this many words (\w+ runs) on: shorter ones are the
 # stock phrases any text repeats ("See also hacker.", "This is a bug.").
@@ -91,44 +91,6 @@ INDEX_MAGIC = "lorecast-novelty-index"
 INDEX_FORMAT = 1
 
 _WORD = re.compile(r"\w+")
-# Candidate sentence ends, as dataset/sentences.py finds them: the punctuation, closers, then the whitespace.
-_END = re.compile(rf"(?P<punct>\.\.\.|…|[.!?]+)(?P<close>[{re.escape(CLOSERS)}]*)(?P<space>\s+)")
-
-Splitter = Callable[[str], list[str]]
-
-
-def split_sentences(text: str) -> list[str]:
-    """The sentences of `text`, stripped, in order, by the corpus build's rule (dataset/sentences.py).
-
-    Restated here because the worker ships without dataset/; tests/serve_handler/test_novelty.py checks that
-    both split the demo corpus alike. A sentence ends at . ! ? ... or … (then any closing quotes or brackets)
-    before whitespace and an uppercase letter or digit (after any opening quote or bracket); a lone full stop
-    ends none after an abbreviation (textrules.sentences) or a list number ("former. 2. To"), unless a closing
-    quote follows it. A text with no sentence end is one sentence.
-    """
-    sentences, start = [], 0
-    for end in _END.finditer(text):
-        rest = text[end.end():].lstrip(OPENERS)
-        if not rest or not (rest[0].isupper() or rest[0].isdigit()):
-            continue
-        quoted = any(mark in end["close"] for mark in "\"'”’»")
-        if end["punct"] == "." and not quoted and _before_abbreviation(text, end.start("punct")):
-            continue
-        sentences.append(text[start:end.start("space")].strip())
-        start = end.end()
-    sentences.append(text[start:].strip())
-    return [sentence for sentence in sentences if sentence]
-
-
-def _before_abbreviation(text: str, period: int) -> bool:
-    """Whether the word ending just before `text[period] == "."` is an abbreviation or a list number."""
-    before = text[:period]
-    word = "" if not before or before[-1].isspace() else before.split()[-1].lstrip(OPENERS)
-    if word.isdigit() and len(word) <= 2:
-        # A list number after punctuation or at the start; after a word it ends a sentence ("chapter 2. Then").
-        before_number = before[: len(before) - len(word)].rstrip()
-        return not before_number or not before_number[-1].isalnum()
-    return is_abbreviation(word)
 
 
 def checked_sentences(text: str) -> list[str]:
@@ -140,10 +102,10 @@ def checked_sentences(text: str) -> list[str]:
     return [sentence for sentence in sentences if len(_WORD.findall(sentence)) >= MIN_SENTENCE_WORDS]
 
 
-def training_texts(lines: Iterable[str], split: Splitter = split_sentences) -> list[str]:
-    """Every line, then every sentence of every line (`split`), as `from_lines` indexes them."""
+def training_texts(lines: Iterable[str]) -> list[str]:
+    """Every line, then every sentence of every line, as `from_lines` indexes them."""
     lines = list(lines)
-    return lines + [sentence for line in lines for sentence in split(line)]
+    return lines + [sentence for line in lines for sentence in split_sentences(line)]
 
 
 def _shingles(norm: str) -> set[str]:
@@ -206,10 +168,9 @@ class NoveltyIndex:
         return cls(sentences, **options)
 
     @classmethod
-    def from_lines(cls, lines: Iterable[str], split: Splitter = split_sentences, **options: int) -> NoveltyIndex:
-        """Training lines and every sentence of them (`training_texts`); `lorecast archive` passes the corpus
-        build's own splitter, which `split_sentences` restates."""
-        return cls(training_texts(lines, split), **options)
+    def from_lines(cls, lines: Iterable[str], **options: int) -> NoveltyIndex:
+        """Training lines and every sentence of them (`training_texts`)."""
+        return cls(training_texts(lines), **options)
 
     @classmethod
     def from_file(cls, path: str | Path, **options: int) -> NoveltyIndex:

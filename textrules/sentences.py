@@ -1,6 +1,8 @@
 """Where a full stop ends no sentence: the one list of abbreviations (and the quotes and brackets that may open
-a word or close a sentence), for the corpus build's sentence splitter (dataset/sentences.py) and the worker's
-sentence-end cut (serve_handler/filters/sentence_end.py).
+a word or close a sentence), and the sentence splitter built on it (`split_sentences`, whose rule
+dataset/sentences.py describes). The corpus build splits passages with it, the archive splits training lines
+into the novelty index with it, the worker splits candidates with it (serve_handler/novelty.py), and the
+worker's sentence-end cut uses the list (serve_handler/filters/sentence_end.py).
 
 A full stop right after one of these words does not end a sentence:
 - a known abbreviation that a capitalised word usually follows inside a sentence: titles ("Dr. Jones"),
@@ -30,3 +32,40 @@ def is_abbreviation(word: str) -> bool:
     if len(word) == 1:
         return word.isalpha() and word.isupper()
     return word.casefold() in ABBREVIATIONS or bool(_DOTTED_ACRONYM.fullmatch(word))
+
+
+# Candidate ends: the punctuation, closing quotes/brackets, then the whitespace we split on.
+_END = re.compile(rf"(?P<punct>\.\.\.|…|[.!?]+)(?P<close>[{re.escape(CLOSERS)}]*)(?P<space>\s+)")
+
+
+def _starts_sentence(text: str, position: int) -> bool:
+    rest = text[position:].lstrip(OPENERS)
+    return bool(rest) and (rest[0].isupper() or rest[0].isdigit())
+
+
+def _ends_no_sentence(text: str, period: int) -> bool:
+    """Whether the word ending just before `text[period] == "."` is an abbreviation or a list number."""
+    before = text[:period]
+    word = "" if not before or before[-1].isspace() else before.split()[-1].lstrip(OPENERS)
+    if word.isdigit() and len(word) <= 2:
+        # "1." after punctuation or at the start numbers a list item ("former. 2. To", "[Usenet] 1.
+        # A"); after a word it ends a sentence ("chapter 2. Then"), and so does a year ("in 1990.").
+        before_number = before[: len(before) - len(word)].rstrip()
+        return not before_number or not before_number[-1].isalnum()
+    return is_abbreviation(word)
+
+
+def split_sentences(text: str) -> list[str]:
+    """The sentences of `text`, stripped, in order; a text with no sentence end is one sentence."""
+    sentences, start = [], 0
+    for end in _END.finditer(text):
+        if not _starts_sentence(text, end.end()):
+            continue
+        # A closing quote right after the dot ends a sentence, abbreviation or not ('said "no."').
+        quoted = any(mark in end["close"] for mark in "\"'”’»")
+        if end["punct"] == "." and not quoted and _ends_no_sentence(text, end.start("punct")):
+            continue
+        sentences.append(text[start : end.start("space")].strip())
+        start = end.end()
+    sentences.append(text[start:].strip())
+    return [sentence for sentence in sentences if sentence]

@@ -236,7 +236,7 @@ def test_checked_sentences() -> None:
 
 
 def test_the_worker_splits_like_the_corpus_build() -> None:
-    """split_sentences restates dataset.sentences.split_sentences for the worker; they must not drift apart."""
+    """The worker splits candidates with the splitter the corpus build and the archive use (textrules.sentences)."""
     definitions = [json.loads(line)["definition"] for line in JARGON.read_text(encoding="utf-8").splitlines()]
     tricky = ["See Dr. Jones. Then go.", "It is 3.14 wide. 2. To the end.", 'He said "no." Then left.',
               "wait... what? Yes! (Really.) Fine", "J. Random Hacker wrote it. e.g. this. Done."]
