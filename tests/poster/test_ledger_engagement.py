@@ -6,9 +6,10 @@ import sqlite3
 from datetime import datetime, timedelta, timezone
 
 import pytest
+from old_ledger import ledger_at_schema
 
 from poster.inference import Generation
-from poster.ledger import APPLICATION_ID, MIGRATIONS, SCHEMA_VERSION, Ledger
+from poster.ledger import SCHEMA_VERSION, Ledger
 from poster.platforms.base import Engagement
 
 UTC = timezone.utc
@@ -106,12 +107,7 @@ def test_every_generation_of_a_run_is_recorded_with_its_rejections(ledger):
 
 def test_a_schema_3_ledger_is_migrated_and_its_posts_say_their_pick_is_not_known(tmp_path):
     path = tmp_path / "posts.db"
-    raw = sqlite3.connect(path, isolation_level=None)
-    for statements in MIGRATIONS[:3]:
-        for statement in statements:
-            raw.execute(statement)
-    raw.execute(f"PRAGMA application_id = {APPLICATION_ID}")
-    raw.execute("PRAGMA user_version = 3")
+    raw = ledger_at_schema(path, 3)
     now = datetime.now(UTC).isoformat(timespec="microseconds")
     raw.execute("INSERT INTO posts (platform, account, text, text_key, state, remote_id, created_at, updated_at, "
                 "posted_at) VALUES ('twitter', '@bot', 'Old.', 'k', 'posted', '5', ?, ?, ?)", (now, now, now))

@@ -6,9 +6,10 @@ import sqlite3
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from old_ledger import ledger_at_schema
 
 from lorecast.errors import DuplicateText, LedgerError
-from poster.ledger import APPLICATION_ID, MIGRATIONS, SCHEMA_VERSION, Ledger
+from poster.ledger import SCHEMA_VERSION, Ledger
 from poster.platforms.base import Mention
 
 NOW = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
@@ -91,12 +92,7 @@ def test_threads_follow_the_platform_or_the_posts_answered(ledger):
 
 def test_a_schema_2_ledger_is_migrated_with_its_posts(tmp_path):
     path = tmp_path / "posts.db"
-    raw = sqlite3.connect(path, isolation_level=None)
-    for statements in MIGRATIONS[:2]:
-        for statement in statements:
-            raw.execute(statement)
-    raw.execute(f"PRAGMA application_id = {APPLICATION_ID}")
-    raw.execute("PRAGMA user_version = 2")
+    raw = ledger_at_schema(path, 2)
     now = datetime.now(UTC).isoformat(timespec="microseconds")
     raw.execute("INSERT INTO posts (platform, account, text, text_key, state, remote_id, created_at, updated_at, "
                 "posted_at) VALUES ('mastodon', 'bot', 'Old.', 'k', 'posted', '5', ?, ?, ?)", (now, now, now))

@@ -13,10 +13,11 @@ from pathlib import Path
 
 import pytest
 from cli_harness import lorecast
+from old_ledger import ledger_at_schema
 from PIL import Image
 
 from poster.inference import Generation
-from poster.ledger import APPLICATION_ID, MIGRATIONS, Ledger
+from poster.ledger import Ledger
 from poster.ledger_sql import iso
 from poster.platforms.base import Engagement, Mention
 
@@ -249,12 +250,7 @@ def test_an_empty_ledger_renders_with_no_data_for_every_chart(invoke, tmp_path):
 
 def test_a_ledger_of_an_older_schema_is_migrated_and_reported(invoke, tmp_path):
     path = tmp_path / "posts.db"
-    raw = sqlite3.connect(path, isolation_level=None)
-    for statements in MIGRATIONS[:3]:
-        for statement in statements:
-            raw.execute(statement)
-    raw.execute(f"PRAGMA application_id = {APPLICATION_ID}")
-    raw.execute("PRAGMA user_version = 3")
+    raw = ledger_at_schema(path, 3)
     stamp = iso(NOW - timedelta(days=3))
     raw.execute("INSERT INTO posts (platform, account, text, text_key, state, remote_id, score, ranked_by, "
                 "created_at, updated_at, posted_at) VALUES ('mastodon', '@bot', 'Old.', 'k', 'posted', '5', 0.4, "
