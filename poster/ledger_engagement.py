@@ -49,6 +49,7 @@ class MetricsRow:
 
 @dataclass(frozen=True)
 class AgedPost:
+    post_id: int
     platform: str
     account: str
     posted_at: datetime
@@ -147,7 +148,7 @@ class EngagementLedger:
             off = abs(taken - age)
             best = nearest.get(post_id)
             if off <= age * AGE_TOLERANCE and (best is None or off < abs(best.snapshot_age - age)):
-                nearest[post_id] = AgedPost(platform_, account_, posted, text, float(total), taken, score,
+                nearest[post_id] = AgedPost(post_id, platform_, account_, posted, text, float(total), taken, score,
                                             None if exploratory is None else bool(exploratory))
         return AgedEngagement(age, list(nearest.values()), len(too_young),
                               len(seen) - len(too_young) - len(nearest))

@@ -110,8 +110,7 @@ def ledger_stats(ledger: Ledger, age: timedelta, now: datetime | None = None) ->
     rows = ledger.posts()
     own = [row for row in rows if row.reply_to is None and row.state == "posted"]
     aged = ledger.engagement_at_age(age, now=now)
-    by_key = {_key(row): row for row in own}
-    numbers = {by_key[_aged_key(post)].id: post for post in aged.posts if _aged_key(post) in by_key}
+    numbers = {post.post_id: post for post in aged.posts}
     latest = ledger.latest_metrics(row.id for row in own)
 
     states: dict[str, Counter[str]] = defaultdict(Counter)
@@ -148,15 +147,6 @@ def ledger_stats(ledger: Ledger, age: timedelta, now: datetime | None = None) ->
         rejections=rejections,
         generations=generations,
     )
-
-
-def _key(row: PostRow) -> tuple[str, str, datetime | None, str]:
-    return row.platform, row.account, row.posted_at, row.text
-
-
-def _aged_key(post: AgedPost) -> tuple[str, str, datetime | None, str]:
-    # AgedPost carries no post id; a posted text is unique per account and its posting time pins it further.
-    return post.platform, post.account, post.posted_at, post.text
 
 
 def _coverage(posts: list[PostRow], numbers: dict[int, AgedPost], latest: dict, age: timedelta,
