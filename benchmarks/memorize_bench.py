@@ -45,7 +45,7 @@ from dataset.corpus_writer import write_corpus
 from dataset.sentences import split_sentences
 from ops.archive import ServingOptions, build_archive
 from serve_handler import layout
-from serve_handler.novelty import MIN_SENTENCE_WORDS
+from serve_handler.novelty import MIN_SENTENCE_WORDS, training_texts
 from serve_handler.service import GenerationService
 from serve_handler.settings import HandlerSettings
 from textrules.forms import novelty_form
@@ -106,7 +106,7 @@ class CopyScanner:
     """Brute force: the highest similarity of a piece of text to any training line or sentence."""
 
     def __init__(self, lines: list[str]) -> None:
-        texts = {novelty_form(text) for line in lines for text in (line, *split_sentences(line))}
+        texts = {novelty_form(text) for text in training_texts(lines)}  # what the archive indexes
         self.texts = sorted(text for text in texts if text)
         self.exact = set(self.texts)
 
