@@ -97,10 +97,9 @@ def _retrain(mar: Path, served: MarInfo, corpus_dir: Path, engagement: Engagemen
     new_selector = work / "selector"
     result = train_selector(model_dir, corpus_dir, new_selector, selector_options,
                             engagement=replace(engagement, held_back=frozenset(held_texts)), progress=progress)
-    new_scores = _scores(model_dir, new_selector, scored_texts)
-    new_auc = float(roc_auc_score(scored_labels, new_scores))
-    old_auc = (float(roc_auc_score(scored_labels, _scores(model_dir, old_selector, scored_texts)))
-               if old_selector.is_dir() else NO_SELECTOR_ROC_AUC)
+    selectors = [new_selector, old_selector] if old_selector.is_dir() else [new_selector]
+    aucs = [float(roc_auc_score(scored_labels, scores)) for scores in _scores(model_dir, selectors, scored_texts)]
+    new_auc, old_auc = aucs[0], aucs[1] if len(aucs) > 1 else NO_SELECTOR_ROC_AUC
     accepted = new_auc >= old_auc - options.tolerance
     held = {"positive": sum(scored_labels), "negative": len(scored_labels) - sum(scored_labels)}
     _note_comparison(new_selector, served, old_auc, new_auc, held, options, labels.options)
@@ -145,7 +144,8 @@ def _layers(old_selector: Path, options: RetrainOptions) -> tuple[int, ...]:
     return tuple(json.loads((old_selector / "selector.json").read_text(encoding="utf-8"))["layers"])
 
 
-def _scores(model_dir: Path, selector_dir: Path, texts: list[str]) -> list[float]:
+def _scores(model_dir: Path, selector_dirs: list[Path], texts: list[str]) -> list[list[float]]:
+    """Each selector's probabilities for `texts`, with the generator loaded once for all of them."""
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
@@ -156,7 +156,7 @@ def _scores(model_dir: Path, selector_dir: Path, texts: list[str]) -> list[float
     tokenizer = AutoTokenizer.from_pretrained(model_dir)
     model = AutoModelForCausalLM.from_pretrained(model_dir, dtype=dtype).to(device).eval()
     with torch.inference_mode():
-        return Selector.load(selector_dir, device).probabilities(model, tokenizer, texts)
+        return [Selector.load(directory, device).probabilities(model, tokenizer, texts) for directory in selector_dirs]
 
 
 def _note_comparison(selector_dir: Path, served: MarInfo, old_auc: float, new_auc: float, held: dict[str, int],

@@ -51,7 +51,7 @@ SELECTOR = ["--layers", "0", "--pooled-dropout", "0"]
 def retrain(mar: Path, corpus: Path, ledger_path: Path, span_s: float, server) -> list:
     """`lorecast retrain`'s arguments but --at-age, for posts that took `span_s` seconds to publish."""
     return ["retrain", "--mar", mar, "--corpus", corpus, "--ledger", ledger_path, "--min-positives", 20,
-            "--held-out", "0.2", "--quantile", "0.4", "--window-days", f"{WINDOW_SHARE * span_s / 86400:.8f}",
+            "--held-out", "0.2", "--window-days", f"{WINDOW_SHARE * span_s / 86400:.8f}",
             "--min-window-posts", "5", *SELECTOR, "--management", server.management_url, "--key-file", server.key_file]
 
 
