@@ -103,7 +103,7 @@ def age_for_snapshot(ledger_path: Path, snapshot: int, now: datetime) -> str:
     return f"{age:.3f}s"
 
 
-def served_ranking_auc(server, rounds: int = 40) -> tuple[float, set[str]]:
+def served_ranking_auc(server, rounds: int = 80) -> tuple[float, set[str]]:
     """ROC-AUC of the served scores for liked (taste > 0) against disliked (taste < 0) new texts, and how they
     were ranked. One candidate a text: every generated text comes back scored, none chosen by its score."""
     scores, labels, ranked_by = [], [], set()
